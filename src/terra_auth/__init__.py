@@ -1,0 +1,78 @@
+"""terra-auth: Terra credentials, connection flows and signed webhooks, safely.
+
+The public API is imported lazily, so ``import terra_auth`` (and the CLI) start fast:
+
+    >>> import terra_auth
+    >>> creds = terra_auth.load_credentials("staging")          # doctest: +SKIP
+    >>> client = terra_auth.get_terra_client("staging")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "TerraAuthError": "terra_auth.errors",
+    "ConfigurationError": "terra_auth.errors",
+    "InvalidRequestError": "terra_auth.errors",
+    "TerraApiError": "terra_auth.errors",
+    "AuthenticationError": "terra_auth.errors",
+    "NotFoundError": "terra_auth.errors",
+    "GoneError": "terra_auth.errors",
+    "RateLimitedError": "terra_auth.errors",
+    "ServerError": "terra_auth.errors",
+    "TransportError": "terra_auth.errors",
+    "WebhookVerificationError": "terra_auth.errors",
+    # secrets
+    "Secret": "terra_auth.secret",
+    # environments and credentials
+    "Environment": "terra_auth.environments",
+    "SigningSecret": "terra_auth.environments",
+    "TerraCredentials": "terra_auth.environments",
+    "load_credentials": "terra_auth.environments",
+    "load_all_environments": "terra_auth.environments",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'terra_auth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from terra_auth.environments import (
+        Environment,
+        SigningSecret,
+        TerraCredentials,
+        load_all_environments,
+        load_credentials,
+    )
+    from terra_auth.errors import (
+        AuthenticationError,
+        ConfigurationError,
+        GoneError,
+        InvalidRequestError,
+        NotFoundError,
+        RateLimitedError,
+        ServerError,
+        TerraApiError,
+        TerraAuthError,
+        TransportError,
+        WebhookVerificationError,
+    )
+    from terra_auth.secret import Secret

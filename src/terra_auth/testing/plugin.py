@@ -1,0 +1,1 @@
+"""pytest plugin for users' own test suites."""
