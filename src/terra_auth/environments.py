@@ -110,7 +110,7 @@ class TerraCredentials:
         """The API key's fingerprint (8 hex digits), safe to print."""
         return self.api_key.fingerprint
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError(
             "TerraCredentials cannot be pickled (they hold secrets); pass the environment "
             "name and call load_credentials() in the other process"

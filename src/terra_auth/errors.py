@@ -46,9 +46,7 @@ class TerraAuthError(Exception):
 class ConfigurationError(TerraAuthError):
     """Missing or malformed credentials, or a guard that refused a configuration."""
 
-    def __init__(
-        self, message: str, *, hint: str | None = None, guard: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, guard: str | None = None) -> None:
         super().__init__(message, hint=hint)
         #: the name of the guard that failed (e.g. ``"dev_id_environment"``), when a guard did
         self.guard = guard

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 __all__ = ["SECRET_MASK", "Secret", "SecretMaskingFilter", "install_log_masking", "mask"]
 
-SECRET_MASK = "**********"
+SECRET_MASK = "**********"  # noqa: S105 (the mask, not a secret)
 _MIN_MASKABLE = 6  # shorter values would mask ordinary words in log lines
 
 _registry_lock = threading.Lock()
@@ -58,6 +58,7 @@ class Secret:
     """A string that never shows itself. Compare in constant time with ``==``."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if isinstance(value, Secret):
@@ -69,7 +70,7 @@ class Secret:
 
     def reveal(self) -> str:
         """The secret value. Call it only where the value leaves the process on purpose."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     @property
     def fingerprint(self) -> str:

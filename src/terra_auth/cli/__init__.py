@@ -35,8 +35,8 @@ LAZY_COMMANDS: dict[str, str] = {
     # service
     "serve": "terra_auth.cli.service_commands:serve",
     "demo": "terra_auth.cli.service_commands:demo",
-    "db": "terra_auth.cli.service_commands:db",
-    "events": "terra_auth.cli.service_commands:events",
+    "db": "terra_auth.cli.store_commands:db",
+    "events": "terra_auth.cli.store_commands:events",
     # leaked-credential scanning
     "scan": "terra_auth.cli.scan_commands:scan",
 }
