@@ -1,0 +1,438 @@
+"""Sign and verify Terra webhooks: ``terra-signature: t=<unix>,v1=<hex>``.
+
+One job, one error: every failure raises :class:`~terra_auth.errors.WebhookVerificationError`
+with a machine-readable ``reason`` (see ``docs/webhooks.md``) and never a secret value.
+The HMAC-SHA256 covers ``t + "." + raw body``; JSON is parsed only after the signature passed.
+
+Example:
+    >>> body = b'{"type":"auth","status":"success"}'
+    >>> header = sign_webhook(body, "whsec_test", timestamp=1723808700)
+    >>> header
+    't=1723808700,v1=da461831d52bbcc2cebeb4a2048a56e013726c049d784421bd4b27686f469964'
+    >>> verify_webhook(body, header, "whsec_test", now=1723808701).event.type
+    'auth'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from terra_auth.environments import Environment, SigningSecret, TerraCredentials
+from terra_auth.errors import ConfigurationError, WebhookVerificationError
+from terra_auth.secret import Secret
+from terra_auth.webhooks.events import WebhookEvent, parse_event
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SIGNATURE_HEADERS",
+    "TRACE_ID_HEADER",
+    "SecretsArg",
+    "VerifiedWebhook",
+    "sign_webhook",
+    "verify_webhook",
+]
+
+#: Seconds a signature stays acceptable, in both directions (Terra's SDKs use 300 too).
+DEFAULT_TOLERANCE = 300
+#: Header names looked up, case-insensitively (Terra sends both with the same value).
+SIGNATURE_HEADERS = ("terra-signature", "x-terra-signature")
+#: The delivery id header; stable across retries, ``<id>:chunk:<n>`` for chunks.
+TRACE_ID_HEADER = "x-terra-trace-id"
+
+_MAX_HEADER_CHARS = 4096  # a real header is ~80 characters; anything huge is refused unread
+_MAX_TRACE_ID_CHARS = 256
+_MAX_T_DIGITS = 20
+_SECONDS_LIMIT = 10**11  # year 5138: a larger t is not a time in seconds
+_MS_LIMIT = 10**14  # a millisecond timestamp of the years 2001..5138 lies below this
+_MAX_CACHED_KEYS = 256
+
+OneSecret: TypeAlias = str | Secret | SigningSecret
+SecretsArg: TypeAlias = (
+    OneSecret
+    | TerraCredentials
+    | Iterable[OneSecret]
+    | Mapping[Environment | str, OneSecret | TerraCredentials | Iterable[OneSecret]]
+)
+HeadersArg: TypeAlias = (
+    str | bytes | Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[Any, Any]] | None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedWebhook:
+    """A webhook whose signature checked out.
+
+    ``environment`` names the environment whose secret matched (``None`` when ``secrets`` was
+    not a mapping); ``body`` is the raw signed bytes, to store or re-verify later.
+    """
+
+    environment: Environment | None
+    event: WebhookEvent
+    trace_id: str | None
+    signed_at: datetime
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    environment: Environment | None
+    template: Any  # hmac.HMAC keyed with the secret, copied per message
+    not_after: float | None
+
+
+_template_cache: dict[str, Any] = {}
+
+
+def _template(value: str) -> Any:
+    """An HMAC object keyed with ``value``; cached, so the key schedule is done once."""
+    found = _template_cache.get(value)
+    if found is None:
+        if len(_template_cache) >= _MAX_CACHED_KEYS:
+            _template_cache.clear()
+        found = hmac.new(value.encode("utf-8"), digestmod=hashlib.sha256)
+        _template_cache[value] = found
+    return found
+
+
+def _fail(reason: str, message: str, hint: str | None = None) -> WebhookVerificationError:
+    error = WebhookVerificationError(reason, message)
+    error.hint = hint
+    return error
+
+
+def sign_webhook(body: bytes | str, secret: str | Secret, timestamp: int | None = None) -> str:
+    """The ``terra-signature`` header value Terra would send for ``body`` (for tests).
+
+    >>> sign_webhook("{}", "whsec_test", timestamp=1).startswith("t=1,v1=")
+    True
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    value = secret.reveal() if isinstance(secret, Secret) else secret
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(
+            "sign_webhook() needs a non-empty signing secret (str or Secret)",
+            hint="pass the environment's TERRA_WEBHOOK_SECRET",
+        )
+    t = int(time.time()) if timestamp is None else int(timestamp)
+    mac = _template(value).copy()
+    mac.update(f"{t}.".encode("ascii"))
+    mac.update(raw)
+    return f"t={t},v1={mac.hexdigest()}"
+
+
+def _to_epoch(moment: datetime | float | None, what: str) -> float:
+    if moment is None:
+        return time.time()
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ConfigurationError(
+                f"{what} is a naive datetime",
+                hint="pass an aware datetime, e.g. datetime.now(timezone.utc), or unix seconds",
+            )
+        return moment.timestamp()
+    if isinstance(moment, int | float) and not isinstance(moment, bool):
+        return float(moment)
+    raise ConfigurationError(
+        f"{what} must be a datetime or unix seconds, not {type(moment).__name__}",
+        hint="pass datetime.now(timezone.utc) or time.time()",
+    )
+
+
+def _not_after(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # foundation parses ISO-8601; a naive value is taken as UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _keys_of(item: Any, environment: Environment | None, out: list[_Key]) -> None:
+    if isinstance(item, str):
+        if item:
+            out.append(_Key(environment, _template(item), None))
+    elif isinstance(item, Secret):
+        if item:
+            out.append(_Key(environment, _template(item.reveal()), None))
+    elif isinstance(item, SigningSecret):
+        value = item.value.reveal() if isinstance(item.value, Secret) else str(item.value)
+        if value:
+            out.append(_Key(environment, _template(value), _not_after(item.not_after)))
+    elif isinstance(item, TerraCredentials):
+        for secret in item.webhook_secrets:
+            _keys_of(secret, environment or item.environment, out)
+    elif isinstance(item, Iterable) and not isinstance(item, bytes | bytearray | Mapping):
+        for secret in item:
+            if isinstance(secret, TerraCredentials | Mapping) or (
+                isinstance(secret, Iterable) and not isinstance(secret, str | Secret)
+            ):
+                raise _bad_secrets(secret)
+            _keys_of(secret, environment, out)
+    else:
+        raise _bad_secrets(item)
+
+
+def _bad_secrets(item: object) -> ConfigurationError:
+    return ConfigurationError(
+        f"webhook secrets of type {type(item).__name__} are not understood",
+        hint="pass a str or Secret, a SigningSecret, a list of them, TerraCredentials, or a "
+        "mapping of environment name to any of these",
+    )
+
+
+def _keys(secrets: SecretsArg) -> list[_Key]:
+    out: list[_Key] = []
+    if isinstance(secrets, Mapping):
+        for name, item in secrets.items():
+            _keys_of(item, Environment.parse(name), out)
+    else:
+        _keys_of(secrets, None, out)
+    if not out:
+        raise _fail(
+            "no_secret",
+            "no webhook signing secret is configured, so nothing can be verified",
+            hint="set TERRA_WEBHOOK_SECRET (or TERRA_WEBHOOK_SECRET_<ENV>) from Terra's dashboard",
+        )
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")  # HTTP header bytes, as ASGI and WSGI give them
+    return None
+
+
+def _lookup(headers: Any) -> tuple[str | None, str | None]:
+    """(signature header, trace id) from a mapping, a list of pairs, or a bare signature."""
+    text = _text(headers)
+    if text is not None:
+        return text, None
+    if headers is None:
+        return None, None
+    items = headers.items() if hasattr(headers, "items") else headers
+    signatures: list[str] = []
+    trace_id: str | None = None
+    try:
+        for pair in items:
+            name, value = pair
+            key = _text(name)
+            if key is None:
+                continue
+            key = key.strip().lower()
+            if key in SIGNATURE_HEADERS:
+                found = _text(value)
+                if found is None:
+                    raise _fail("malformed_header", "the signature header is not text")
+                signatures.append(found)
+            elif key == TRACE_ID_HEADER:
+                trace_id = _text(value)
+    except (TypeError, ValueError) as exc:
+        raise _fail(
+            "malformed_header",
+            "headers must be a mapping, a list of (name, value) pairs, or the signature string",
+        ) from exc
+    if not signatures:
+        return None, trace_id
+    first = signatures[0]
+    for other in signatures[1:]:
+        if other.strip() != first.strip():
+            raise _fail(
+                "malformed_header",
+                "the request carries different values for terra-signature and X-Terra-Signature",
+                hint="Terra sends the same value under both names; something altered one of them",
+            )
+    return first, trace_id
+
+
+def _clean_trace_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > _MAX_TRACE_ID_CHARS or not value.isascii():
+        return None
+    if not value.isprintable():
+        return None
+    return value
+
+
+def _parse_header(header: str) -> tuple[str, list[bytes]]:
+    """Strictly parse ``t=<digits>,v1=<hex>[,v1=...][,v0=...]`` into (t, v1 values)."""
+    if len(header) > _MAX_HEADER_CHARS:
+        raise _fail(
+            "malformed_header",
+            f"the signature header is longer than {_MAX_HEADER_CHARS} characters",
+        )
+    if not header.isascii():
+        raise _fail("malformed_header", "the signature header holds non-ASCII characters")
+    t: str | None = None
+    v1: list[bytes] = []
+    for part in header.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        value = value.strip()
+        if not sep or not key or not value:
+            raise _fail(
+                "malformed_header",
+                "the signature header must be comma-separated key=value pairs "
+                "such as t=<unix seconds>,v1=<hex>",
+            )
+        if key == "t":
+            if t is not None:
+                raise _fail("malformed_header", "the signature header has more than one t=")
+            t = value
+        elif key == "v1":
+            v1.append(value.encode("ascii"))
+    if t is None:
+        raise _fail("malformed_header", "the signature header has no timestamp (t=)")
+    if not (t.isdigit() and len(t) <= _MAX_T_DIGITS):
+        raise _fail("malformed_header", "the signature timestamp t= is not a whole number")
+    if not v1:
+        raise _fail(
+            "no_v1",
+            "the signature header has no v1 signature (other schemes are ignored)",
+            hint="only the v1 scheme (HMAC-SHA256) is accepted",
+        )
+    return t, v1
+
+
+def _check_signature(keys: list[_Key], t: str, raw: bytes, v1: list[bytes], now: float) -> _Key:
+    expired = False
+    prefix = t.encode("ascii") + b"."
+    for key in keys:
+        mac = key.template.copy()
+        mac.update(prefix)
+        mac.update(raw)
+        expected = mac.hexdigest().encode("ascii")
+        matched = False
+        for candidate in v1:
+            if hmac.compare_digest(candidate, expected):
+                matched = True
+        if matched:
+            if key.not_after is None or now <= key.not_after:
+                return key
+            expired = True
+    if expired:
+        raise _fail(
+            "expired_secret",
+            "the signature matches only a rotated-out secret (past its not-after time)",
+            hint="Terra now signs with the new secret; drop the old one or extend its not-after",
+        )
+    upper = any(c != c.lower() for c in v1)
+    raise _fail(
+        "bad_signature",
+        "no v1 signature matches the body"
+        + (" (upper-case hex never matches: Terra signs with lower-case hex)" if upper else ""),
+        hint="verify the raw request bytes (not re-serialised JSON) with this environment's "
+        "signing secret",
+    )
+
+
+def _check_time(t: str, now: float, tolerance: float | None) -> datetime:
+    stamp = int(t)
+    if stamp >= _SECONDS_LIMIT:
+        if stamp < _MS_LIMIT:
+            raise _fail(
+                "timestamp_in_milliseconds",
+                "the signature timestamp is in milliseconds; Terra signs with unix seconds",
+                hint="the sender must use seconds (an old docs sample used milliseconds)",
+            )
+        raise _fail("malformed_header", "the signature timestamp is not a plausible unix time")
+    if tolerance is not None:
+        age = now - stamp
+        if age > tolerance:
+            raise _fail(
+                "too_old",
+                f"the signature is {int(age)} s old, more than the tolerance of {tolerance:g} s",
+                hint="a replay, or a delivery that waited: pass now= the time it was received",
+            )
+        if -age > tolerance:
+            raise _fail(
+                "too_new",
+                f"the signature is {int(-age)} s in the future, more than the tolerance "
+                f"of {tolerance:g} s",
+                hint="check this machine's clock (NTP)",
+            )
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def _body_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _fail("invalid_body", "the body is a str that is not valid Unicode") from exc
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise _fail(
+        "invalid_body",
+        f"the body must be the raw request bytes (or str), not {type(body).__name__}",
+        hint="pass request.body() / request.get_data(), never the parsed JSON",
+    )
+
+
+def _check_tolerance(tolerance: Any) -> float | None:
+    if tolerance is None:
+        return None
+    if isinstance(tolerance, int | float) and not isinstance(tolerance, bool) and tolerance >= 0:
+        return float(tolerance)
+    raise ConfigurationError(
+        "tolerance must be a number of seconds >= 0, or None",
+        hint="the default, 300, matches Terra's SDKs",
+    )
+
+
+def verify_webhook(
+    body: bytes | str,
+    headers_or_signature: HeadersArg,
+    secrets: SecretsArg,
+    *,
+    tolerance: float | None = DEFAULT_TOLERANCE,
+    now: datetime | float | None = None,
+) -> VerifiedWebhook:
+    """Check a webhook's signature and timestamp, then parse its event.
+
+    ``headers_or_signature`` is the request's headers (a mapping or (name, value) pairs, the
+    signature looked up case-insensitively as ``terra-signature`` or ``X-Terra-Signature``)
+    or the signature string itself. ``secrets`` is one secret, a list (rotation), or a mapping
+    of environment to secret(s); the result names the environment whose secret matched.
+
+    >>> verify_webhook(b"{}", "t=1,v1=00", "whsec_test", now=1)
+    Traceback (most recent call last):
+    terra_auth.errors.WebhookVerificationError: no v1 signature matches the body
+    """
+    limit = _check_tolerance(tolerance)
+    moment = _to_epoch(now, "now")
+    keys = _keys(secrets)
+    raw = _body_bytes(body)
+    header, trace_id = _lookup(headers_or_signature)
+    if header is None or not header.strip():
+        raise _fail(
+            "missing_header",
+            "the request has no terra-signature (or X-Terra-Signature) header",
+            hint="make sure your proxy forwards the terra-signature header",
+        )
+    t, v1 = _parse_header(header)
+    key = _check_signature(keys, t, raw, v1, moment)
+    signed_at = _check_time(t, moment, limit)
+    event = _parse_body(raw)
+    return VerifiedWebhook(key.environment, event, _clean_trace_id(trace_id), signed_at, raw)
+
+
+def _parse_body(raw: bytes) -> WebhookEvent:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise _fail(
+            "invalid_body", "the signed body is not valid JSON", hint="report it to Terra"
+        ) from exc
+    return parse_event(data)
