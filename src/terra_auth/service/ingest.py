@@ -1,0 +1,328 @@
+"""The webhook receiver: a framework-agnostic core, a FastAPI router and a minimal app.
+
+``handle_webhook`` checks the size, verifies the signature against every configured
+environment's secrets, stores the event and applies the lifecycle reducer (one transaction, in
+:meth:`terra_auth.store.Store.ingest`), and says what to answer:
+
+====  ======================================================================================
+200   ``{"status": "ok", "duplicate": false}`` (a repeated delivery: ``"duplicate": true``)
+400   ``{"error": "invalid_body"}``: correctly signed but not JSON; nothing stored
+401   ``{"error": "<reason>"}``: forged, stale, unsigned or wrong-environment; nothing stored
+413   ``{"error": "body_too_large"}``: over ``max_body_bytes``; nothing read beyond the limit
+503   ``{"error": "store_unavailable"}`` with ``Retry-After``: the database is down; Terra retries
+====  ======================================================================================
+
+Example:
+    >>> from terra_auth.store import Store
+    >>> store = Store("sqlite:///:memory:"); store.upgrade()
+    >>> handle_webhook(b"{}", {}, secrets={"testing": "whsec_x"}, store=store,
+    ...                max_body_bytes=1024).status_code
+    401
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from terra_auth.errors import WebhookVerificationError
+from terra_auth.secret import get_logger
+from terra_auth.store._errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+
+    from terra_auth.store import Store
+    from terra_auth.webhooks.signature import SecretsArg
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "WebhookCore",
+    "WebhookResponse",
+    "create_webhook_app",
+    "handle_webhook",
+    "webhook_router",
+]
+
+_log = get_logger("terra_auth.service.ingest")
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_RETRY_AFTER = 5
+WEBHOOK_PATH = "/terra/webhooks"
+
+
+class WebhookResponse(NamedTuple):
+    """What to answer: unpack as ``status, body, headers = handle_webhook(...)``."""
+
+    status_code: int
+    body: dict[str, Any]
+    headers: dict[str, str] = {}
+
+
+def _reject(status: int, error: str, **headers: str) -> WebhookResponse:
+    return WebhookResponse(status, {"error": error}, dict(headers))
+
+
+def _too_large(max_body_bytes: int) -> WebhookResponse:
+    return WebhookResponse(
+        413, {"error": "body_too_large", "max_bytes": max_body_bytes}, {"Connection": "close"}
+    )
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The Content-Length a request declares (None when absent or not a number).
+
+    >>> declared_length({"Content-Length": "12"}), declared_length({})
+    (12, None)
+    """
+    for name, value in headers.items():
+        if name.lower() == "content-length":
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                return None
+    return None
+
+
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secrets: SecretsArg,
+    store: Store,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    tolerance: float = 300,
+    retry_after: int = DEFAULT_RETRY_AFTER,
+    now: datetime | float | None = None,
+) -> WebhookResponse:
+    """Verify, store and apply one webhook delivery; return what to answer (never raises
+    for bad input or a database outage).
+
+    ``secrets`` maps each served environment to its signing secret(s) (or its
+    :class:`~terra_auth.environments.TerraCredentials`), so a webhook signed for another
+    environment, or with no known secret, gets 401.
+    """
+    from terra_auth.webhooks import verify_webhook
+
+    length = declared_length(headers)
+    if (length is not None and length > max_body_bytes) or len(body) > max_body_bytes:
+        _log.warning("webhook refused: body over %d bytes", max_body_bytes)
+        return _too_large(max_body_bytes)
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        verified = verify_webhook(body, lowered, secrets, tolerance=tolerance, now=now)
+    except WebhookVerificationError as exc:
+        trace = lowered.get("x-terra-trace-id", "-")[:80]
+        _log.warning("webhook rejected (%s), trace id %s", exc.reason, trace)
+        if exc.reason == "invalid_body":
+            return _reject(400, exc.reason)
+        return _reject(401, exc.reason)
+    if verified.environment is None:  # secrets given without environments: refuse to guess
+        _log.warning("webhook rejected (no_environment): secrets carry no environment")
+        return _reject(401, "no_environment")
+    try:
+        result = store.ingest(verified, received_at=datetime.now(UTC), headers=lowered)
+    except StoreUnavailable as exc:
+        _log.error("webhook not stored, answering 503: %s", exc)
+        return WebhookResponse(
+            503, {"error": "store_unavailable"}, {"Retry-After": str(int(retry_after))}
+        )
+    return WebhookResponse(200, {"status": "ok", "duplicate": result.duplicate}, {})
+
+
+@dataclass
+class WebhookCore:
+    """The receiver's configuration, shared by every adapter.
+
+    ``store`` is a :class:`~terra_auth.store.Store` or a callable returning one (so an app
+    can open its store at startup).
+    """
+
+    store: Store | Callable[[], Store]
+    secrets: SecretsArg
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tolerance: float = 300
+    retry_after: int = DEFAULT_RETRY_AFTER
+    _resolved: Store | None = field(default=None, init=False, repr=False)
+
+    def get_store(self) -> Store:
+        """The store (calling the factory the first time)."""
+        if self._resolved is None:
+            from terra_auth.store import Store
+
+            candidate = self.store
+            self._resolved = candidate if isinstance(candidate, Store) else candidate()
+        return self._resolved
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
+        """:func:`handle_webhook` with this configuration."""
+        return handle_webhook(
+            body,
+            headers,
+            secrets=self.secrets,
+            store=self.get_store(),
+            max_body_bytes=self.max_body_bytes,
+            tolerance=self.tolerance,
+            retry_after=self.retry_after,
+        )
+
+
+async def read_capped(request: Any, limit: int) -> bytes | None:
+    """The request body, or None as soon as it grows past ``limit`` (the rest is not read)."""
+    declared = declared_length(request.headers)
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def webhook_router(
+    get_core: Callable[[], WebhookCore] | None = None,
+    *,
+    store: Store | Callable[[], Store] | None = None,
+    secrets: SecretsArg | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    tolerance: float = 300,
+    retry_after: int = DEFAULT_RETRY_AFTER,
+    path: str = WEBHOOK_PATH,
+) -> APIRouter:
+    """A FastAPI router with ``POST /terra/webhooks`` (``path``).
+
+    Pass ``get_core`` (a callable returning a :class:`WebhookCore`), or the core's fields
+    (``store``, ``secrets``, ...). The body is streamed with a size cap; verification and the
+    database transaction run in the threadpool.
+    """
+    from fastapi import APIRouter, Request
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+
+    if get_core is None:
+        if store is None or secrets is None:
+            raise TypeError("webhook_router() needs get_core, or store= and secrets=")
+        core = WebhookCore(store, secrets, max_body_bytes, tolerance, retry_after)
+
+        def get_core() -> WebhookCore:
+            return core
+
+    resolve = get_core
+    router = APIRouter()
+
+    @router.post(path, include_in_schema=True, summary="Receive a signed Terra webhook")
+    async def receive_terra_webhook(request: Request) -> JSONResponse:
+        current = resolve()
+        body = await read_capped(request, current.max_body_bytes)
+        if body is None:
+            _log.warning("webhook refused: body over %d bytes", current.max_body_bytes)
+            result = _too_large(current.max_body_bytes)
+        else:
+            result = await run_in_threadpool(current.handle, body, request.headers)
+        return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
+
+    return router
+
+
+def create_webhook_app(
+    store: Store | Callable[[], Store],
+    secrets: SecretsArg,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    tolerance: float = 300,
+    retry_after: int = DEFAULT_RETRY_AFTER,
+    bare_endpoint: bool = False,
+) -> FastAPI:
+    """A minimal FastAPI app serving only ``POST /terra/webhooks``.
+
+    With ``bare_endpoint=True`` it also serves ``POST /bare``, which reads the body the same
+    way and answers 200 without verifying or storing (the benchmark's baseline).
+    """
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    core = WebhookCore(store, secrets, max_body_bytes, tolerance, retry_after)
+    app = FastAPI(title="terra-auth webhook receiver", docs_url=None, redoc_url=None)
+    app.include_router(webhook_router(lambda: core))
+    app.state.webhook_core = core
+    if bare_endpoint:
+
+        @app.post("/bare", include_in_schema=False)
+        async def bare(request: Request) -> JSONResponse:
+            body = await read_capped(request, core.max_body_bytes)
+            if body is None:
+                return JSONResponse({"error": "body_too_large"}, status_code=413)
+            return JSONResponse({"status": "ok", "duplicate": False})
+
+    return app
+
+
+# -- python -m terra_auth.service.ingest: the receiver alone, for tests and benchmarks -----------
+def _secrets_from_environ(environments: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    from terra_auth.environments import Environment
+    from terra_auth.errors import ConfigurationError
+
+    found: dict[str, str] = {}
+    for name in environments:
+        env = Environment.parse(name)
+        value = environ.get(f"TERRA_WEBHOOK_SECRET_{env.suffix}")
+        if value is None and len(environments) == 1:
+            value = environ.get("TERRA_WEBHOOK_SECRET")
+        if not value:
+            raise ConfigurationError(
+                f"no webhook signing secret for {env.value!r}",
+                hint=f"set TERRA_WEBHOOK_SECRET_{env.suffix}",
+            )
+        found[env.value] = value
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the receiver alone; prints ``listening on http://HOST:PORT`` once bound."""
+    import uvicorn
+
+    from terra_auth.store import Store
+
+    parser = argparse.ArgumentParser(prog="python -m terra_auth.service.ingest")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--environments", default="testing")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument("--upgrade", action="store_true", help="run migrations first")
+    parser.add_argument("--bare", action="store_true", help="also serve POST /bare")
+    args = parser.parse_args(argv)
+    secrets = _secrets_from_environ(args.environments.split(","), os.environ)
+    store = Store(args.database_url) if args.database_url else Store()
+    if args.upgrade:
+        store.upgrade()
+    app = create_webhook_app(
+        store, secrets, max_body_bytes=args.max_body_bytes, bare_endpoint=args.bare
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    print(f"listening on http://{host}:{port}", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,670 @@
+"""The store: connections, webhook events and idempotency over SQLAlchemy 2 (sync).
+
+SQLite (a file, WAL mode, busy timeout) by default; PostgreSQL through psycopg 3 when several
+service processes share one database.
+
+Example:
+    >>> store = Store("sqlite:///terra-auth.db")          # doctest: +SKIP
+    >>> store.upgrade()                                    # doctest: +SKIP
+    >>> result = store.ingest(verified, received_at=now)  # doctest: +SKIP
+    >>> result.duplicate, [c.kind for c in result.changes]  # doctest: +SKIP
+    (False, ['connected'])
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from terra_auth.environments import Environment
+from terra_auth.errors import InvalidRequestError
+from terra_auth.secret import get_logger, mask
+from terra_auth.store._errors import StoreUnavailable
+from terra_auth.store._urls import DEFAULT_DATABASE_URL, mask_url, normalize_url
+from terra_auth.store.models import ConnectionRow, IdempotencyRow, WebhookEventRow
+
+if TYPE_CHECKING:
+    from terra_auth.webhooks import VerifiedWebhook
+    from terra_auth.webhooks.lifecycle import ConnectionChange, ConnectionState
+
+__all__ = ["IngestResult", "ReplayResult", "Store", "StoredEvent"]
+
+_log = get_logger("terra_auth.store")
+
+_connections = cast(sa.Table, ConnectionRow.__table__)
+_events = cast(sa.Table, WebhookEventRow.__table__)
+_idempotency = cast(sa.Table, IdempotencyRow.__table__)
+
+#: delivery headers kept with each event (lower-case names); never the signature itself
+HEADERS_KEPT = (
+    "x-terra-trace-id",
+    "terra-reference",
+    "x-terra-ordering-timestamp",
+    "content-type",
+    "user-agent",
+)
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK_KEY = 0x7465727261  # "terra": one PostgreSQL advisory lock for migrations
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What :meth:`Store.ingest` did: ``duplicate`` deliveries have no effect."""
+
+    duplicate: bool
+    changes: tuple[ConnectionChange, ...] = ()
+    event_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What :meth:`Store.replay_events` did."""
+
+    events: int
+    changes: int
+    connections_written: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stored webhook event (``raw_body`` is exactly the bytes Terra signed)."""
+
+    id: int
+    trace_id: str
+    canonical_trace_id: str
+    environment: str
+    type: str
+    terra_user_id: str | None
+    raw_body: bytes = field(repr=False)
+    headers: dict[str, str]
+    signed_at: datetime | None
+    received_at: datetime
+    applied_at: datetime | None
+
+
+class _Duplicate(Exception):
+    """Raised inside the ingest transaction to roll it back on a duplicate delivery."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _canonical(trace_id: str) -> str:
+    from terra_auth.webhooks.lifecycle import canonical_trace_id
+
+    return str(canonical_trace_id(trace_id))
+
+
+def delivery_key(trace_id: str | None, body: bytes) -> str:
+    """The idempotency key of a delivery: the trace id as Terra sent it, chunk number
+    included (each chunk carries different data); without a trace id, the body's SHA-256.
+
+    >>> delivery_key("abc:chunk:2", b"{}")
+    'abc:chunk:2'
+    >>> delivery_key(None, b"{}")[:7]
+    'sha256:'
+    """
+    from terra_auth.webhooks.lifecycle import dedup_key
+
+    return str(dedup_key(trace_id, body))[:255]
+
+
+def _involved(raw: Any) -> tuple[set[str], set[str]]:
+    """Terra user ids and reference ids an event body mentions (any event shape)."""
+    users: set[str] = set()
+    refs: set[str] = set()
+    if not isinstance(raw, Mapping):
+        return users, refs
+    if isinstance(raw.get("reference_id"), str):
+        refs.add(raw["reference_id"])
+    for key in ("user", "new_user", "old_user"):
+        obj = raw.get(key)
+        if isinstance(obj, Mapping):
+            if isinstance(obj.get("user_id"), str) and obj["user_id"]:
+                users.add(obj["user_id"])
+            if isinstance(obj.get("reference_id"), str):
+                refs.add(obj["reference_id"])
+    if isinstance(raw.get("user_id"), str) and raw["user_id"]:
+        users.add(raw["user_id"])
+    refs.discard("")
+    refs.discard("null")
+    return users, refs
+
+
+def _primary_user(raw: Any) -> str | None:
+    if isinstance(raw, Mapping):
+        for key in ("user", "new_user"):
+            obj = raw.get(key)
+            if isinstance(obj, Mapping) and isinstance(obj.get("user_id"), str):
+                return str(obj["user_id"])[:128]
+    return None
+
+
+def _to_state(row: Any) -> ConnectionState:
+    from terra_auth.webhooks.lifecycle import ConnectionState
+
+    scopes = frozenset(s for s in (row.scopes or "").split(",") if s)
+    return ConnectionState(
+        terra_user_id=row.terra_user_id,
+        reference_id=row.reference_id,
+        provider=row.provider,
+        environment=Environment.parse(row.environment),
+        status=row.status,
+        scopes=scopes,
+        connected_at=row.connected_at,
+        updated_at=row.updated_at,
+        last_event_at=row.last_event_at,
+    )
+
+
+def _row_values(state: ConnectionState) -> dict[str, Any]:
+    return {
+        "terra_user_id": state.terra_user_id,
+        "reference_id": state.reference_id,
+        "provider": state.provider,
+        "environment": str(state.environment),
+        "status": str(state.status),
+        "scopes": ",".join(sorted(state.scopes)),
+        "connected_at": state.connected_at,
+        "updated_at": state.updated_at or _now(),
+        "last_event_at": state.last_event_at,
+    }
+
+
+class Store:
+    """Persistence of connections and webhook events; see ``docs/persistence.md``.
+
+    >>> store = Store("sqlite:///:memory:")
+    >>> store.upgrade()
+    >>> store.all_connections()
+    []
+    """
+
+    def __init__(
+        self,
+        database_url: str = DEFAULT_DATABASE_URL,
+        *,
+        busy_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        pool_size: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = normalize_url(database_url)
+        self.masked_url = mask_url(self.url)
+        self.dialect = self.url.get_backend_name()
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self.engine: Engine = self._create_engine(busy_timeout, connect_timeout, pool_size, echo)
+
+    def __repr__(self) -> str:
+        return f"Store({self.masked_url!r})"
+
+    # -- engine -----------------------------------------------------------------------------
+    def _create_engine(
+        self, busy_timeout: float, connect_timeout: float, pool_size: int, echo: bool
+    ) -> Engine:
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            memory = database in ("", ":memory:") or database.startswith("file::memory:")
+            kwargs: dict[str, Any] = {
+                "connect_args": {"timeout": busy_timeout, "check_same_thread": False}
+            }
+            if memory:
+                kwargs["poolclass"] = sa.StaticPool
+            engine = sa.create_engine(self.url, hide_parameters=True, echo=echo, **kwargs)
+            busy_ms = int(busy_timeout * 1000)
+
+            @sa_event.listens_for(engine, "connect")
+            def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+                cursor = dbapi_connection.cursor()
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            @sa_event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Connection) -> None:
+                immediate = conn.get_execution_options().get("terra_write", False)
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return engine
+        return sa.create_engine(
+            self.url,
+            hide_parameters=True,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=connect_timeout,
+            connect_args={"connect_timeout": max(1, round(connect_timeout))},
+        )
+
+    def close(self) -> None:
+        """Close every pooled database connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- errors -----------------------------------------------------------------------------
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        text = mask(text)[:200]
+        sqlstate = getattr(orig, "sqlstate", None)
+        if "no such table" in text or sqlstate == "42P01":
+            return StoreUnavailable(
+                f"the database at {self.masked_url} has no terra-auth tables ({text})",
+                hint="run `terra-auth db upgrade --database-url URL` (or Store.upgrade()) first",
+            )
+        hint = "check that the database server is running and reachable, then retry"
+        if self.dialect == "sqlite":
+            hint = (
+                "check that the directory of the SQLite file exists and is writable, and that "
+                "no other program holds a long write lock on it"
+            )
+        return StoreUnavailable(
+            f"the database at {self.masked_url} is unavailable: {text}", hint=hint
+        )
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except (
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+        ) as exc:
+            raise self._unavailable(exc) from None
+        except sa_exc.ProgrammingError as exc:
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42P01":
+                raise self._unavailable(exc) from None
+            raise
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from None
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite, serialised in this process)."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.connect() as conn:
+                conn.execution_options(terra_write=True)
+                with conn.begin():
+                    yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._translate_errors(), self.engine.connect() as conn:
+            yield conn
+
+    # -- schema -----------------------------------------------------------------------------
+    def _alembic_config(self, conn: Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = conn
+        return config
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run the packaged Alembic migrations up to ``revision`` (safe to run concurrently)."""
+        from alembic import command
+
+        if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        with self._translate_errors(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                conn.commit()
+            try:
+                command.upgrade(self._alembic_config(conn), revision)
+                conn.commit()
+            finally:
+                if self.dialect == "postgresql":
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                    )
+                    conn.commit()
+        _log.info("database at %s upgraded to %s", self.masked_url, revision)
+
+    def current_revision(self) -> str | None:
+        """The migration the database is at (None when it has never been upgraded)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self._read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest migration shipped with this version of terra-auth."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(config).get_current_head()
+
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- ingest -----------------------------------------------------------------------------
+    def ingest(
+        self,
+        verified: VerifiedWebhook,
+        *,
+        received_at: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> IngestResult:
+        """Store a verified webhook and apply it to the connections, in one transaction.
+
+        A delivery whose key (environment + trace id as sent) was seen before returns
+        ``IngestResult(duplicate=True)`` and changes nothing. Raises :class:`StoreUnavailable`
+        when the database cannot be used; the caller answers 503 and Terra retries.
+        """
+        if verified.environment is None:
+            raise InvalidRequestError(
+                "the webhook was verified without knowing its environment",
+                hint="verify with a mapping of environment to signing secrets",
+            )
+        environment = Environment.parse(verified.environment)
+        received = (received_at or _now()).astimezone(UTC)
+        key = delivery_key(verified.trace_id, verified.body)
+        canonical = key if key.startswith("sha256:") else _canonical(key)
+        try:
+            raw = json.loads(verified.body)
+        except ValueError:
+            raw = None
+        kept = {}
+        if headers:
+            lowered = {k.lower(): v for k, v in headers.items()}
+            kept = {h: str(lowered[h])[:500] for h in HEADERS_KEPT if h in lowered}
+        event_values = {
+            "trace_id": key,
+            "canonical_trace_id": canonical,
+            "environment": environment.value,
+            "type": str(verified.event.type)[:64],
+            "terra_user_id": _primary_user(raw),
+            "raw_body": verified.body,
+            "headers": kept,
+            "signed_at": verified.signed_at,
+            "received_at": received,
+        }
+        users, refs = _involved(raw)
+        with self._translate_errors():
+            for attempt in range(1, _MAX_ATTEMPTS + 1):
+                try:
+                    return self._ingest_once(
+                        environment=environment,
+                        key=key,
+                        canonical=canonical,
+                        event_values=event_values,
+                        verified=verified,
+                        users=users,
+                        refs=refs,
+                    )
+                except _Duplicate:
+                    return IngestResult(duplicate=True)
+                except sa_exc.DBAPIError as exc:
+                    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                    retryable = (
+                        isinstance(exc, sa_exc.IntegrityError) or sqlstate in _RETRYABLE_SQLSTATES
+                    )
+                    if not retryable or attempt == _MAX_ATTEMPTS:
+                        raise
+                    _log.info("ingest of %s retried after a conflict (attempt %d)", key, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    def _lock_keys(self, conn: Connection, users: Iterable[str], refs: Iterable[str]) -> None:
+        """PostgreSQL: serialise transactions touching the same users, even rows not yet there."""
+        if self.dialect != "postgresql":
+            return
+        keys = sorted({f"u:{u}" for u in users} | {f"r:{r}" for r in refs})
+        for k in keys:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": k})
+
+    def _load(self, conn: Connection, users: set[str], refs: set[str]) -> dict[str, Any]:
+        if not users and not refs:
+            return {}
+        conds = []
+        if users:
+            conds.append(_connections.c.terra_user_id.in_(sorted(users)))
+        if refs:
+            conds.append(_connections.c.reference_id.in_(sorted(refs)))
+        query = sa.select(_connections).where(sa.or_(*conds))
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        return {row.terra_user_id: _to_state(row) for row in conn.execute(query)}
+
+    def _write_states(
+        self,
+        conn: Connection,
+        before: Mapping[str, ConnectionState],
+        after: Mapping[str, ConnectionState],
+        only: Iterable[str] | None = None,
+    ) -> int:
+        """Write the rows that differ between ``before`` and ``after``; return how many."""
+        written = 0
+        keys = set(before) | set(after) if only is None else set(only)
+        for uid in sorted(keys):
+            state = after.get(uid)
+            if state is None:
+                if uid in before:
+                    conn.execute(sa.delete(_connections).where(_connections.c.terra_user_id == uid))
+                    written += 1
+                continue
+            if before.get(uid) == state:
+                continue
+            values = _row_values(state)
+            stmt = self._insert(_connections).values(**values)
+            update = {k: stmt.excluded[k] for k in values if k != "terra_user_id"}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["terra_user_id"], set_=update))
+            written += 1
+        return written
+
+    def _ingest_once(
+        self,
+        *,
+        environment: Environment,
+        key: str,
+        canonical: str,
+        event_values: dict[str, Any],
+        verified: VerifiedWebhook,
+        users: set[str],
+        refs: set[str],
+    ) -> IngestResult:
+        from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
+
+        with self._write() as conn:
+            claim = (
+                self._insert(_idempotency)
+                .values(
+                    environment=environment.value,
+                    trace_id=key,
+                    canonical_trace_id=canonical,
+                    created_at=_now(),
+                )
+                .on_conflict_do_nothing(index_elements=["environment", "trace_id"])
+            )
+            if conn.execute(claim).rowcount == 0:
+                raise _Duplicate  # rolls the transaction back: nothing else happens
+            self._lock_keys(conn, users, refs)
+            event_values = {**event_values, "applied_at": _now()}
+            event_id = conn.execute(
+                sa.insert(_events).values(**event_values).returning(_events.c.id)
+            ).scalar_one()
+            before = self._load(conn, users, refs)
+            changes = reduce_event(
+                before,
+                verified.event,
+                environment=environment,
+                received_at=event_values["received_at"],
+            )
+            if changes:
+                after = apply_changes(before, changes)
+                self._write_states(conn, before, after)
+            return IngestResult(duplicate=False, changes=tuple(changes), event_id=int(event_id))
+
+    # -- reading ----------------------------------------------------------------------------
+    def connections_for(self, reference_id: str) -> list[ConnectionState]:
+        """Every connection of one end user (by reference id), oldest first."""
+        query = (
+            sa.select(_connections)
+            .where(_connections.c.reference_id == reference_id)
+            .order_by(_connections.c.connected_at, _connections.c.terra_user_id)
+        )
+        with self._read() as conn:
+            return [_to_state(row) for row in conn.execute(query)]
+
+    def get_connection(self, terra_user_id: str) -> ConnectionState | None:
+        """One connection by Terra user id, or None."""
+        query = sa.select(_connections).where(_connections.c.terra_user_id == terra_user_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+            return _to_state(row) if row is not None else None
+
+    def all_connections(self) -> list[ConnectionState]:
+        """Every stored connection, ordered by Terra user id."""
+        query = sa.select(_connections).order_by(_connections.c.terra_user_id)
+        with self._read() as conn:
+            return [_to_state(row) for row in conn.execute(query)]
+
+    def mark_deauth_requested(self, terra_user_id: str, at: datetime | None = None) -> bool:
+        """Note that a deauthentication was asked of Terra (the ``deauth`` webhook follows).
+
+        Returns False when no such connection is stored.
+        """
+        stmt = (
+            sa.update(_connections)
+            .where(_connections.c.terra_user_id == terra_user_id)
+            .values(deauth_requested_at=(at or _now()))
+        )
+        with self._translate_errors(), self._write() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def events(
+        self,
+        *,
+        since: datetime | None = None,
+        trace_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Stored events in the order they were applied (optionally filtered)."""
+        query = sa.select(_events).order_by(_events.c.id)
+        if since is not None:
+            query = query.where(_events.c.received_at >= since)
+        if trace_id is not None:
+            query = query.where(_events.c.canonical_trace_id == _canonical(trace_id))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [
+                StoredEvent(**{k: getattr(row, k) for k in StoredEvent.__slots__})
+                for row in conn.execute(query)
+            ]
+
+    def count_events(self) -> int:
+        """How many webhook events are stored."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_events)).scalar_one())
+
+    # -- replay -----------------------------------------------------------------------------
+    def replay_events(self, since: datetime | None = None) -> ReplayResult:
+        """Re-apply stored events, in the order they were applied, idempotently.
+
+        The reducer folds every stored event from an empty state (events it does not know
+        change nothing); the connections touched by events received at or after ``since``
+        (all of them when ``since`` is None) are rewritten from the result. Running it twice
+        gives the same rows.
+        """
+        from terra_auth.webhooks import parse_event
+        from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
+
+        since_utc = since.astimezone(UTC) if since is not None else None
+        state: dict[str, ConnectionState] = {}
+        touched: set[str] = set()
+        replayed: list[int] = []
+        n_changes = 0
+        query = (
+            sa.select(
+                _events.c.id, _events.c.environment, _events.c.raw_body, _events.c.received_at
+            )
+            .order_by(_events.c.id)
+            .execution_options(yield_per=200)
+        )
+        with self._translate_errors(), self._write() as conn:
+            for row in conn.execute(query):
+                try:
+                    event = parse_event(row.raw_body)
+                except Exception:  # a stored body the parser refuses: skip it, say so
+                    _log.warning("replay: stored event %s could not be parsed; skipped", row.id)
+                    continue
+                changes = reduce_event(
+                    state,
+                    event,
+                    environment=Environment.parse(row.environment),
+                    received_at=row.received_at,
+                )
+                in_window = since_utc is None or row.received_at >= since_utc
+                if changes:
+                    state = apply_changes(state, changes)
+                if in_window:
+                    replayed.append(row.id)
+                    n_changes += len(changes)
+                    for change in changes:
+                        if change.terra_user_id:
+                            touched.add(change.terra_user_id)
+                        if change.replaces_user_id:
+                            touched.add(change.replaces_user_id)
+            before = self._load(conn, touched, set()) if touched else {}
+            written = self._write_states(conn, before, state, only=touched)
+            now = _now()
+            for chunk in _chunks(replayed, 500):
+                conn.execute(
+                    sa.update(_events).where(_events.c.id.in_(chunk)).values(applied_at=now)
+                )
+        _log.info("replayed %d events (%d changes)", len(replayed), n_changes)
+        return ReplayResult(events=len(replayed), changes=n_changes, connections_written=written)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
