@@ -1,0 +1,200 @@
+"""``terra-auth demo``: the emulator, the service with the demo login, SQLite and a web page.
+
+Everything listens on the loopback interface and nothing reaches Terra. The emulator and the
+service never import each other; this module wires them together over HTTP.
+
+Example:
+    >>> with Demo(port=0) as demo:                       # doctest: +SKIP
+    ...     print(demo.url, demo.emulator_url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from terra_auth.environments import Environment
+from terra_auth.errors import ConfigurationError
+from terra_auth.secret import Secret, get_logger
+
+__all__ = ["Demo", "run_demo"]
+
+log = get_logger("terra_auth.service.demo")
+_START_TIMEOUT = 20.0
+
+
+class _Server:
+    """uvicorn in a background thread, with an event set once it accepts connections."""
+
+    def __init__(self, app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
+        import uvicorn
+
+        started = threading.Event()
+        self.started = started
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets=sockets)
+                started.set()
+
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+        self.server = Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [sock]},
+            name="terra-demo-service",
+            daemon=True,
+        )
+        self._thread.start()
+        if not started.wait(_START_TIMEOUT) or self.server.should_exit:
+            self.stop()
+            raise ConfigurationError(
+                "the demo service did not start", hint="run with TERRA_AUTH_DEBUG=1 to see why"
+            )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(_START_TIMEOUT)
+
+
+class Demo:
+    """The whole system offline: an in-process emulator and the service on one port."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        database_url: str | None = None,
+        environment: str | Environment = Environment.TESTING,
+        log_level: str = "warning",
+    ) -> None:
+        self.environment = Environment.parse(environment)
+        if self.environment is Environment.PRODUCTION:
+            raise ConfigurationError(
+                "the demo never runs against production", hint="use --env testing or staging"
+            )
+        self.host = host
+        self.port = port
+        self.database_url = database_url
+        self.log_level = log_level
+        self.url = ""
+        self.emulator_url = ""
+        self._stack = contextlib.ExitStack()
+
+    def start(self) -> Demo:
+        """Start the emulator and the service; returns once both accept connections."""
+        import importlib
+
+        Emulator = importlib.import_module("terra_auth.emulator").Emulator
+        from terra_auth.service.fastapi_app import create_app
+        from terra_auth.service.settings import ServiceSettings
+
+        try:
+            sock = _bind(self.host, self.port)
+            self._stack.callback(sock.close)
+            self.port = sock.getsockname()[1]
+            shown_host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+            self.url = f"http://{shown_host}:{self.port}"
+            database_url = self.database_url
+            if database_url is None:
+                folder = self._stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="terra-demo-")
+                )
+                database_url = f"sqlite:///{Path(folder) / 'terra-auth-demo.db'}"
+            self.database_url = database_url
+            emulator = self._stack.enter_context(Emulator(webhook_url=f"{self.url}/terra/webhooks"))
+            self.emulator = emulator
+            self.emulator_url = emulator.url
+            credentials = emulator.credentials(self.environment.value)
+            settings = ServiceSettings(
+                environments=(self.environment,),
+                database_url=database_url,
+                public_url=self.url,
+                demo=True,
+                session_key=Secret(secrets.token_urlsafe(32)),
+            )
+            app = create_app(settings, credentials={self.environment: credentials})
+            server = _Server(app, sock, log_level=self.log_level)
+            self._stack.callback(server.stop)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the service, then the emulator, and remove the temporary database."""
+        self._stack.close()
+
+    def __enter__(self) -> Demo:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+            hint="pick another --port (or --port 0 for any free port)",
+        ) from None
+    sock.listen(128)
+    return sock
+
+
+def run_demo(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    database_url: str | None = None,
+    exit_after: float | None = None,
+    open_browser: bool = False,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the demo until Ctrl-C (or ``exit_after`` seconds), printing the URLs it serves."""
+    stop = threading.Event()
+    with Demo(host=host, port=port, database_url=database_url) as demo:
+        echo(f"terra-auth demo: open {demo.url}/ in a browser")
+        echo(f"  service         {demo.url}/  (demo login, API under {demo.url}/terra/)")
+        echo(f"  webhooks        {demo.url}/terra/webhooks  (signed by the emulator)")
+        echo(f"  Terra emulator  {demo.emulator_url}/  (hosted widget and API)")
+        echo(f"  database        {_safe_url(str(demo.database_url))}")
+        echo("Press Ctrl-C to stop." if exit_after is None else f"Stopping after {exit_after:g} s.")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(f"{demo.url}/")
+        try:
+            stop.wait(exit_after)
+        except KeyboardInterrupt:
+            echo("stopping...")
+    echo("terra-auth demo stopped")
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.rsplit("@", maxsplit=1)[-1]
