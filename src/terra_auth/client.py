@@ -508,7 +508,7 @@ def _resolve(
             "terra_auth.environments.load_credentials is not available",
             hint="pass TerraCredentials(...) directly",
         )
-    load_kw = {k: kw.pop(k) for k in list(kw) if k in _LOAD_KEYS}
+    load_kw = {k: kw.pop(k) for k in list(kw) if k in _LOAD_KEYS or k.startswith("allow_")}
     creds = load(env_or_credentials, **load_kw)
     assert isinstance(creds, TerraCredentials)
     return creds
