@@ -15,6 +15,7 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -24,20 +25,35 @@ from terra_auth.environments import Environment
 from terra_auth.errors import ConfigurationError
 from terra_auth.secret import Secret, get_logger
 
-__all__ = ["Demo", "run_demo"]
+__all__ = ["BackgroundServer", "Demo", "bind_socket", "run_demo"]
 
 log = get_logger("terra_auth.service.demo")
 _START_TIMEOUT = 20.0
 
 
-class _Server:
-    """uvicorn in a background thread, with an event set once it accepts connections."""
+class BackgroundServer:
+    """An ASGI app served by uvicorn in a background thread; returns once it accepts connections.
 
-    def __init__(self, app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
+    >>> with BackgroundServer(app) as server:           # doctest: +SKIP
+    ...     httpx.get(server.url + "/terra/health")
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        log_level: str = "warning",
+    ) -> None:
         import uvicorn
 
+        self._own_socket = sock is None
+        self.sock = sock if sock is not None else bind_socket(host, port)
+        bound_host, self.port = self.sock.getsockname()[:2]
+        self.url = f"http://{_shown_host(str(bound_host))}:{self.port}"
         started = threading.Event()
-        self.started = started
 
         class Server(uvicorn.Server):
             async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -48,20 +64,38 @@ class _Server:
         self.server = Server(config)
         self._thread = threading.Thread(
             target=self.server.run,
-            kwargs={"sockets": [sock]},
-            name="terra-demo-service",
+            kwargs={"sockets": [self.sock]},
+            name="terra-service",
             daemon=True,
         )
         self._thread.start()
-        if not started.wait(_START_TIMEOUT) or self.server.should_exit:
-            self.stop()
-            raise ConfigurationError(
-                "the demo service did not start", hint="run with TERRA_AUTH_DEBUG=1 to see why"
-            )
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not started.wait(0.05):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise ConfigurationError(
+                    "the service did not start (its startup failed)",
+                    hint="run with TERRA_AUTH_DEBUG=1 and --log-level debug to see why",
+                )
 
     def stop(self) -> None:
+        """Ask uvicorn to finish and wait for the thread (idempotent)."""
         self.server.should_exit = True
         self._thread.join(_START_TIMEOUT)
+        if self._own_socket:
+            self.sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _shown_host(host: str) -> str:
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 (shown as loopback, not bound)
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 class Demo:
@@ -98,11 +132,10 @@ class Demo:
         from terra_auth.service.settings import ServiceSettings
 
         try:
-            sock = _bind(self.host, self.port)
+            sock = bind_socket(self.host, self.port)
             self._stack.callback(sock.close)
             self.port = sock.getsockname()[1]
-            shown_host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
-            self.url = f"http://{shown_host}:{self.port}"
+            self.url = f"http://{_shown_host(self.host)}:{self.port}"
             database_url = self.database_url
             if database_url is None:
                 folder = self._stack.enter_context(
@@ -122,7 +155,7 @@ class Demo:
                 session_key=Secret(secrets.token_urlsafe(32)),
             )
             app = create_app(settings, credentials={self.environment: credentials})
-            server = _Server(app, sock, log_level=self.log_level)
+            server = BackgroundServer(app, sock=sock, log_level=self.log_level)
             self._stack.callback(server.stop)
         except BaseException:
             self._stack.close()
@@ -145,7 +178,7 @@ class Demo:
         self.stop()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
