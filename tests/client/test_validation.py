@@ -12,7 +12,9 @@ from terra_auth.secret import Secret
 
 def creds(env: Environment = Environment.TESTING, hosts: tuple[str, ...] = ()) -> TerraCredentials:
     return TerraCredentials(
-        environment=env, dev_id="acme-dev", api_key=Secret("fake-key-val-0001"),
+        environment=env,
+        dev_id="acme-dev",
+        api_key=Secret("fake-key-val-0001"),
         allowed_redirect_hosts=hosts,
     )
 
@@ -60,7 +62,11 @@ def test_allowlist_is_enforced_when_set() -> None:
     assert check_redirect_url("u", "https://app.example.com/x", c)
     assert check_redirect_url("u", "https://a.b.example.org/x", c)
     assert check_redirect_url("u", "http://localhost:3000/x", c)
-    for bad in ("https://evil.example.net/x", "http://localhost:4000/x", "https://example.org.evil.io/"):
+    for bad in (
+        "https://evil.example.net/x",
+        "http://localhost:4000/x",
+        "https://example.org.evil.io/",
+    ):
         with pytest.raises(InvalidRequestError) as info:
             check_redirect_url("u", bad, c)
         assert "TERRA_ALLOWED_REDIRECT_HOSTS" in (info.value.hint or "")

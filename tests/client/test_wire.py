@@ -49,7 +49,12 @@ def client(creds):
         yield c
 
 
-SESSION = {"session_id": "s1", "url": "https://widget.test/session/s1", "status": "success", "expires_in": 900}
+SESSION = {
+    "session_id": "s1",
+    "url": "https://widget.test/session/s1",
+    "status": "success",
+    "expires_in": 900,
+}
 
 
 @respx.mock
@@ -68,14 +73,21 @@ def test_headers_are_exact(client, creds) -> None:
 def test_widget_body_shape(client) -> None:
     route = respx.post(WIDGET).respond(json={**SESSION, "extra_field": 1})
     s = client.generate_widget_session(
-        "u1", "https://a.test/ok", "https://a.test/no", providers=["garmin", "fitbit"],
-        language="en", show_disconnect=True,
+        "u1",
+        "https://a.test/ok",
+        "https://a.test/no",
+        providers=["garmin", "fitbit"],
+        language="en",
+        show_disconnect=True,
     )
     body = json.loads(route.calls[0].request.content)
     assert body == {
-        "reference_id": "u1", "auth_success_redirect_url": "https://a.test/ok",
-        "auth_failure_redirect_url": "https://a.test/no", "providers": "GARMIN,FITBIT",
-        "language": "en", "show_disconnect": True,
+        "reference_id": "u1",
+        "auth_success_redirect_url": "https://a.test/ok",
+        "auth_failure_redirect_url": "https://a.test/no",
+        "providers": "GARMIN,FITBIT",
+        "language": "en",
+        "show_disconnect": True,
     }
     assert (s.expires_at - s.received_at).total_seconds() == 900
     assert s.model_extra == {"status": "success", "extra_field": 1}
@@ -84,7 +96,9 @@ def test_widget_body_shape(client) -> None:
 @respx.mock
 def test_mobile_token_reference_id_goes_in_the_query(client) -> None:
     tokens = respx.post(f"{BASE}/auth/tokens").respond(json={"token": "ab" * 32, "expires_in": 180})
-    old = respx.post(f"{BASE}/auth/generateAuthToken").respond(json={"token": "cd" * 32, "expires_in": 180})
+    old = respx.post(f"{BASE}/auth/generateAuthToken").respond(
+        json={"token": "cd" * 32, "expires_in": 180}
+    )
     t = client.generate_mobile_token(reference_id="u 1".replace(" ", "-"))
     assert tokens.calls[0].request.url.params["reference_id"] == "u-1"
     assert tokens.calls[0].request.content == b""
@@ -116,16 +130,30 @@ def test_integrations_read_both_sdk_field_names(client, field) -> None:
         json={"providers": ["FITBIT", "GARMIN"], field: ["APPLE"], "status": "success"}
     )
     got = client.list_integrations()
-    assert [(i.provider, i.sdk_only) for i in got] == [("FITBIT", False), ("GARMIN", False), ("APPLE", True)]
+    assert [(i.provider, i.sdk_only) for i in got] == [
+        ("FITBIT", False),
+        ("GARMIN", False),
+        ("APPLE", True),
+    ]
     assert [i.provider for i in client.list_integrations(sdk=False)] == ["FITBIT", "GARMIN"]
 
 
 @respx.mock
 def test_user_shapes(client) -> None:
-    user = {"user_id": "u1", "provider": "OURA", "reference_id": "r", "scopes": "a,b", "active": True,
-            "created_at": None, "last_webhook_update": "2026-06-28T17:40:52.118000+00:00", "new": 1}
+    user = {
+        "user_id": "u1",
+        "provider": "OURA",
+        "reference_id": "r",
+        "scopes": "a,b",
+        "active": True,
+        "created_at": None,
+        "last_webhook_update": "2026-06-28T17:40:52.118000+00:00",
+        "new": 1,
+    }
     respx.get(f"{BASE}/userInfo", params={"reference_id": "r"}).respond(json=[user])
-    respx.get(f"{BASE}/userInfo", params={"user_id": "u1"}).respond(json={"user": user, "status": "success"})
+    respx.get(f"{BASE}/userInfo", params={"user_id": "u1"}).respond(
+        json={"user": user, "status": "success"}
+    )
     respx.post(f"{BASE}/bulkUserInfo").respond(json=[user, user])
     respx.get(f"{BASE}/subscriptions").respond(json={"users": [user], "status": "success"})
     assert client.find_users("r")[0].scope_set == {"a", "b"}
@@ -139,17 +167,53 @@ def test_user_shapes(client) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "cls", "message"),
     [
-        (401, {"type": "about:blank", "title": "unauthorized", "instance": "/x", "detail": "dev-id or x-api-key headers are missing"},
-         AuthenticationError, "dev-id or x-api-key headers are missing"),
-        (403, {"status": "error", "message": "Invalid API key"}, AuthenticationError, "Invalid API key"),
-        (404, {"status": "error", "message": "Invalid dev-id was provided"}, AuthenticationError, "Invalid dev-id"),
-        (404, {"type": "about:blank", "title": "not found", "instance": "/x"}, NotFoundError, "not found"),
-        (410, {"type": "about:blank", "title": "gone", "instance": "/x", "detail": "use the new one"}, GoneError, "use the new one"),
-        (400, {"status": "error", "message": "invalid reference"}, TerraApiError, "invalid reference"),
+        (
+            401,
+            {
+                "type": "about:blank",
+                "title": "unauthorized",
+                "instance": "/x",
+                "detail": "dev-id or x-api-key headers are missing",
+            },
+            AuthenticationError,
+            "dev-id or x-api-key headers are missing",
+        ),
+        (
+            403,
+            {"status": "error", "message": "Invalid API key"},
+            AuthenticationError,
+            "Invalid API key",
+        ),
+        (
+            404,
+            {"status": "error", "message": "Invalid dev-id was provided"},
+            AuthenticationError,
+            "Invalid dev-id",
+        ),
+        (
+            404,
+            {"type": "about:blank", "title": "not found", "instance": "/x"},
+            NotFoundError,
+            "not found",
+        ),
+        (
+            410,
+            {"type": "about:blank", "title": "gone", "instance": "/x", "detail": "use the new one"},
+            GoneError,
+            "use the new one",
+        ),
+        (
+            400,
+            {"status": "error", "message": "invalid reference"},
+            TerraApiError,
+            "invalid reference",
+        ),
     ],
 )
 def test_error_styles(client, status, body, cls, message) -> None:
-    respx.post(f"{BASE}/auth/generateAuthToken").respond(status, json=body, headers={"x-terra-trace-id": "tr-42"})
+    respx.post(f"{BASE}/auth/generateAuthToken").respond(
+        status, json=body, headers={"x-terra-trace-id": "tr-42"}
+    )
     with pytest.raises(cls) as info:
         client.generate_mobile_token()
     assert type(info.value) is cls
