@@ -325,6 +325,12 @@ class Store:
         with self._translate_errors(), self.engine.connect() as conn:
             yield conn
 
+    def _sqlite_file(self) -> Path | None:
+        database = self.url.database or ""
+        if self.dialect != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database).expanduser()
+
     # -- schema -----------------------------------------------------------------------------
     def _alembic_config(self, conn: Connection) -> Any:
         from alembic.config import Config
@@ -338,8 +344,9 @@ class Store:
         """Run the packaged Alembic migrations up to ``revision`` (safe to run concurrently)."""
         from alembic import command
 
-        if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = self._sqlite_file()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         with self._translate_errors(), self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
@@ -359,6 +366,9 @@ class Store:
         """The migration the database is at (None when it has never been upgraded)."""
         from alembic.runtime.migration import MigrationContext
 
+        path = self._sqlite_file()
+        if path is not None and not path.exists():
+            return None  # not created yet (and reading must not create it)
         with self._read() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
