@@ -709,9 +709,9 @@ def doctor(env: str | None, directory: Path, fix: bool, online: bool, as_json: b
         else:  # the same key in another environment is this environment's problem too
             for status in inspect_environments(directory=folder):
                 error = status.error
-                if status.environment == environment and error is not None:
-                    if error.guard == "shared_credentials":
-                        failed(error, environment.value)
+                shared = error is not None and error.guard == "shared_credentials"
+                if status.environment == environment and error is not None and shared:
+                    failed(error, environment.value)
     else:
         statuses = inspect_environments(directory=folder)
         for status in statuses:
