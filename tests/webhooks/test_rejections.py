@@ -57,7 +57,11 @@ CASES = [
     Case("duplicate-t-different", "malformed_header", header=f"t={NOW},v1={SIG},t={NOW - 1}"),
     Case("non-ascii-letter", "malformed_header", header=GOOD + "é"),
     Case("non-ascii-digits", "malformed_header", header=f"t=١٧٨٠٠٠٠٠٠٠,v1={SIG}"),
-    Case("non-ascii-bytes-header", "malformed_header", header=[(b"terra-signature", GOOD.encode() + b"\xff")]),
+    Case(
+        "non-ascii-bytes-header",
+        "malformed_header",
+        header=[(b"terra-signature", GOOD.encode() + b"\xff")],
+    ),
     Case("emoji", "malformed_header", header=f"t={NOW},v1={SIG}🙂"),
     Case("huge-header", "malformed_header", header=GOOD + ",v0=" + "a" * 10_000),
     Case("empty-t", "malformed_header", header=f"t=,v1={SIG}"),
@@ -150,7 +154,12 @@ CASES = [
     Case("signed-json-array", "invalid_body", body=b"[1,2]", header=signed(b"[1,2]")),
     Case("signed-no-type", "invalid_body", body=b'{"a":1}', header=signed(b'{"a":1}')),
     Case("signed-type-not-str", "invalid_body", body=b'{"type":1}', header=signed(b'{"type":1}')),
-    Case("signed-not-utf8", "invalid_body", body=b'{"type":"\xff"}', header=signed(b'{"type":"\xff"}')),
+    Case(
+        "signed-not-utf8",
+        "invalid_body",
+        body=b'{"type":"\xff"}',
+        header=signed(b'{"type":"\xff"}'),
+    ),
     Case("signed-deep-nesting", "invalid_body", body=b"[" * 100_000, header=signed(b"[" * 100_000)),
     Case(
         "signed-deauth-without-user",
@@ -159,7 +168,7 @@ CASES = [
         header=signed(b'{"type":"deauth","status":"success"}'),
     ),
     Case("body-not-bytes", "invalid_body", body=12345),
-    Case("body-lone-surrogate", "invalid_body", body="{\"type\":\"\udc80\"}"),
+    Case("body-lone-surrogate", "invalid_body", body='{"type":"\udc80"}'),
 ]
 
 
@@ -182,9 +191,7 @@ def test_rejected_with_the_right_reason(case: Case) -> None:
     assert error.message  # a sentence, not just the code
 
 
-@pytest.mark.parametrize(
-    "reason", sorted({c.reason for c in CASES}), ids=lambda r: r
-)
+@pytest.mark.parametrize("reason", sorted({c.reason for c in CASES}), ids=lambda r: r)
 def test_every_reason_is_documented(reason: str) -> None:
     from pathlib import Path
 
