@@ -219,7 +219,6 @@ def webhook_router(
     resolve = get_core
     router = APIRouter()
 
-    @router.post(path, include_in_schema=True, summary="Receive a signed Terra webhook")
     async def receive_terra_webhook(request: Request) -> JSONResponse:
         current = resolve()
         body = await read_capped(request, current.max_body_bytes)
@@ -230,6 +229,12 @@ def webhook_router(
             result = await run_in_threadpool(current.handle, body, request.headers)
         return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
 
+    # FastAPI resolves string annotations in this module's globals, where fastapi is not
+    # imported (so that the Flask adapter works without it): give it the real class.
+    receive_terra_webhook.__annotations__["request"] = Request
+    router.add_api_route(
+        path, receive_terra_webhook, methods=["POST"], summary="Receive a signed Terra webhook"
+    )
     return router
 
 
@@ -256,12 +261,14 @@ def create_webhook_app(
     app.state.webhook_core = core
     if bare_endpoint:
 
-        @app.post("/bare", include_in_schema=False)
         async def bare(request: Request) -> JSONResponse:
             body = await read_capped(request, core.max_body_bytes)
             if body is None:
                 return JSONResponse({"error": "body_too_large"}, status_code=413)
             return JSONResponse({"status": "ok", "duplicate": False})
+
+        bare.__annotations__["request"] = Request
+        app.add_api_route("/bare", bare, methods=["POST"], include_in_schema=False)
 
     return app
 
