@@ -533,8 +533,9 @@ class Store:
                     created_at=_now(),
                 )
                 .on_conflict_do_nothing(index_elements=["environment", "trace_id"])
+                .returning(_idempotency.c.id)
             )
-            if conn.execute(claim).rowcount == 0:
+            if conn.execute(claim).first() is None:
                 raise _Duplicate  # rolls the transaction back: nothing else happens
             self._lock_keys(conn, users, refs)
             event_values = {**event_values, "applied_at": _now()}
