@@ -138,11 +138,11 @@ def parse_dotenv(text: str, *, source: str = "<string>") -> list[DotenvEntry]:
                 "the name before '=' is not a valid variable name",
                 hint="names use letters, digits and underscores and do not start with a digit",
             )
-        rest = rest.lstrip(" \t")
-        if rest.startswith("'"):
-            value, index = _scan_single(lines, index, rest[1:], source)
-        elif rest.startswith('"'):
-            value, index = _scan_double(lines, index, rest[1:], source)
+        stripped = rest.lstrip(" \t")
+        if stripped.startswith("'"):
+            value, index = _scan_single(lines, index, stripped[1:], source)
+        elif stripped.startswith('"'):
+            value, index = _scan_double(lines, index, stripped[1:], source)
         else:
             value, index = _unquoted(rest), index + 1
         entries.append(DotenvEntry(key, value, number))
