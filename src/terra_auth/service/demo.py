@@ -125,9 +125,7 @@ class Demo:
 
     def start(self) -> Demo:
         """Start the emulator and the service; returns once both accept connections."""
-        import importlib
-
-        Emulator = importlib.import_module("terra_auth.emulator").Emulator
+        from terra_auth.emulator import Emulator
         from terra_auth.service.fastapi_app import create_app
         from terra_auth.service.settings import ServiceSettings
 

@@ -8,8 +8,6 @@ Example:
     >>> app.include_router(terra_router(current_user=current_user))   # doctest: +SKIP
 """
 
-from __future__ import annotations
-
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -171,7 +169,7 @@ def _webhook_router(core: ServiceCore, prefix: str) -> APIRouter | None:
         log.warning("webhook receiver not available (terra_auth.service.ingest missing)")
         return None
 
-    def store() -> Store:
+    def store() -> "Store":
         return cast("Store", core.store)
 
     router: APIRouter = ingest.webhook_router(
