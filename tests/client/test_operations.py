@@ -109,9 +109,9 @@ def test_bad_redirect_is_refused_before_any_request(emu: Any, creds: Any, hits: 
 
 
 def test_410_switches_to_the_new_endpoint_and_remembers(
-    emu: Any, creds: Any, policy: RetryPolicy, hits: Any
+    emu: Any, creds: Any, policy: RetryPolicy, hits: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu.environments["testing"].legacy_widget_gone = True
+    monkeypatch.setattr(emu.environments["testing"], "legacy_widget_gone", True)
     legacy = dataclasses.replace(creds, use_legacy_widget=True)
     with TerraClient(legacy, retry=policy) as client:
         first = client.generate_widget_session("user-1", OK, FAILED)
@@ -151,8 +151,10 @@ async def test_async_every_operation(emu: Any, creds: Any, policy: RetryPolicy) 
 
 
 @pytest.mark.anyio
-async def test_async_410_fallback(emu: Any, creds: Any, hits: Any) -> None:
-    emu.environments["testing"].legacy_widget_gone = True
+async def test_async_410_fallback(
+    emu: Any, creds: Any, hits: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emu.environments["testing"], "legacy_widget_gone", True)
     legacy = dataclasses.replace(creds, use_legacy_widget=True)
     async with AsyncTerraClient(legacy) as client:
         await client.generate_widget_session("user-1", OK, FAILED)
