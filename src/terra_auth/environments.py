@@ -290,10 +290,10 @@ class _Sources:
                 return _Found(variable, value, origin)
         return None
 
-    def consulted(self, env: Environment, name: str, ambient: bool) -> list[str]:
-        pairs = self.candidates(env, name, ambient)
-        names = [v for w, v in pairs if not w]
-        places = [f"the {_PROCESS} ({', '.join(names)})"]
+    def consulted(self, env: Environment, names: list[str], ambient: bool) -> list[str]:
+        """Where ``names`` were looked for: process variables, then each file."""
+        variables = [v for n in names for w, v in self.candidates(env, n, ambient) if not w]
+        places = [f"the {_PROCESS} ({', '.join(variables)})"]
         for file_name in (environment_file(env), SHARED_FILE):
             exists = self.file(file_name) is not None
             places.append(f"{self.path(file_name)}{'' if exists else ' (not found)'}")
@@ -323,10 +323,13 @@ class _Sources:
             return found
 
         required: dict[str, _Found] = {}
+        absent = [name for name in _REQUIRED if self.lookup(env, name, ambient) is None]
+        if absent:
+            places = self.consulted(env, absent, ambient)
+            raise guards.missing_variable(" and ".join(absent), env.value, places)
         for name in _REQUIRED:
             found = find(name)
-            if found is None:
-                raise guards.missing_variable(name, env.value, self.consulted(env, name, ambient))
+            assert found is not None
             if not found.value:
                 raise guards.missing_variable(name, env.value, [], empty_in=found.origin)
             guards.check_value(name, found.value, env.value, origin=found.origin, opt_outs=opt_outs)

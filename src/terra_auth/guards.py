@@ -332,11 +332,15 @@ def missing_variable(
     variable: str, environment: str, consulted: Sequence[str], *, empty_in: str | None = None
 ) -> ConfigurationError:
     """The error for a missing (or empty) required variable, naming every place consulted."""
-    suffixed = f"{variable}_{environment.upper()}"
+    names = variable.split(" and ")
+    suffixed = " and ".join(f"{n}_{environment.upper()}" for n in names)
+    verb = "are" if len(names) > 1 else "is"
     if empty_in:
-        message = f"{variable} for {environment!r} is empty ({empty_in})"
+        message = f"{variable} for {environment!r} {verb} empty ({empty_in})"
     else:
-        message = f"{variable} is missing for {environment!r}; looked in: " + "; ".join(consulted)
+        message = f"{variable} {verb} missing for {environment!r}; looked in: " + "; ".join(
+            consulted
+        )
     return ConfigurationError(
         message,
         hint=f"run `terra-auth setup-environment {environment}`, or set {suffixed} "

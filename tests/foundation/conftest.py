@@ -84,7 +84,7 @@ def invoke(runner: CliRunner) -> Callable[..., object]:
     """invoke(*args, input=None, env=None) -> click Result (stdout and stderr separate)."""
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+        return runner.invoke(cli, list(args), input=input, env=env)
 
     return run
 
@@ -109,3 +109,20 @@ def run_cli(
 @pytest.fixture
 def cli_process() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+def git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+@pytest.fixture
+def git_repo(config: Config) -> Config:
+    """The config folder as a fresh git repository (no commits)."""
+    git(config.directory, "init", "-q", ".")
+    return config

@@ -141,7 +141,7 @@ def test_missing_lists_absent_files(config) -> None:
         environ={"TERRA_ENV": "testing", "TERRA_ALLOW_PRODUCTION_MISMATCH": "1"},
     )
     # TERRA_ENV is testing, so unsuffixed process variables are not consulted for production
-    assert "(TERRA_DEV_ID_PRODUCTION)" in str(error)
+    assert "(TERRA_DEV_ID_PRODUCTION, TERRA_API_KEY_PRODUCTION)" in str(error)
     assert ".env.terra.production (not found)" in str(error)
     assert ".env.terra (not found)" in str(error)
 
