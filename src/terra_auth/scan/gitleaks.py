@@ -61,8 +61,10 @@ def _rule_block(rule: Rule) -> list[str]:
     stopwords = [w for w in PLACEHOLDER_WORDS if w.replace("-", "").replace("_", "").isalnum()]
     lines += ["[rules.allowlist]", f"stopwords = {_array([_string(w) for w in stopwords])}"]
     if rule.kind != KIND_DEV_ID and "name" in rule.regex.groupindex:
-        name_end = NOT_A_SECRET_NAME_PATTERN.removesuffix("$") + _ASSIGNMENT_AFTER_NAME
-        lines += ['regexTarget = "match"', f"regexes = [{_literal(name_end)}]"]
+        anywhere, at_end = NOT_A_SECRET_NAME_PATTERN.split("|(?:", 1)
+        name_end = "(?i)(?:" + at_end.removesuffix("$") + _ASSIGNMENT_AFTER_NAME
+        regexes = _array([_literal(anywhere), _literal(name_end)])
+        lines += ['regexTarget = "match"', f"regexes = {regexes}"]
     if rule.needs_context:
         lines += [
             "[[rules.required]]",

@@ -208,12 +208,12 @@ _DOTENV_CONTEXT = re.compile(r"(?i)terra")
 _ENV_IN_WORDS = re.compile(rf"(?i)(?:^|[^a-z])({_ENV_WORDS})(?:$|[^a-z])")
 #: names that hold something about a key rather than the key itself
 NOT_A_SECRET_NAME_PATTERN = (
-    r"(?i)(?:fingerprint|hash|sha\d*|digest|checksum|path|file|url|uri|name|length|len|header"  # noqa: S105
-    r"|var|env|field|param|prefix|ref|id)$"
+    r"(?i)(?:fingerprint|hash|digest|checksum|integrity|cache|public)"  # noqa: S105
+    r"|(?:sha\d*|path|file|url|uri|name|length|len|header|var|env|field|param|prefix|ref|id)$"
 )
 _NOT_A_SECRET_NAME = re.compile(NOT_A_SECRET_NAME_PATTERN)
 PLACEHOLDER_WORDS = (
-    "xxx",
+    "xxxx",
     "...",
     "\u2026",
     "***",
@@ -308,6 +308,8 @@ def is_placeholder(value: str) -> bool:
     lowered = value.lower()
     if any(word in lowered for word in PLACEHOLDER_WORDS):
         return True
+    if lowered.count("x") * 3 >= len(lowered):  # sk_xxx_xxx, XXXX-XXXX-1234
+        return True
     # one repeated character, or a run like 0123456789 / abcdefgh
     if len(set(lowered)) <= 2:
         return True
@@ -371,7 +373,7 @@ def _check(
         if shaped:
             environment = Environment.parse(shaped.group("env"))
         elif _looks_random(value, rule.min_entropy):
-            weak = True
+            weak, confidence = True, "low"
         else:
             return None
         if environment is None and name:
