@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -38,10 +39,13 @@ def serve(envs: tuple[str, ...], host: str, port: int, log_level: str) -> None:
     import uvicorn
 
     from terra_auth.service.core import served_environments
+    from terra_auth.service.demo import bind_socket
     from terra_auth.service.fastapi_app import create_app
     from terra_auth.service.settings import ServiceSettings
 
     settings = ServiceSettings.from_env()
+    sock = bind_socket(host, port)  # bound first, so --port 0 prints the real port
+    port = sock.getsockname()[1]
     changes: dict[str, object] = {}
     if envs:
         changes["environments"] = served_environments(envs)
@@ -52,17 +56,23 @@ def serve(envs: tuple[str, ...], host: str, port: int, log_level: str) -> None:
         changes["failure_url"] = os.environ.get("TERRA_SERVICE_FAILURE_URL") or None
     if changes:
         settings = settings.with_overrides(**changes)
-    app = create_app(settings)
-    core = app.state.terra
-    core.start()  # open clients and the store now, so problems are clear errors, not tracebacks
-    echo(
-        f"terra-auth service on http://{host}:{port}/terra/ "
-        f"(environments: {', '.join(e.value for e in settings.environments)})"
-    )
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        app = create_app(settings)
+        core = app.state.terra
+        core.start()  # open clients and the store now: problems are clear errors, not tracebacks
+        try:
+            echo(
+                f"terra-auth service on {settings.public_url}/terra/ "
+                f"(environments: {', '.join(e.value for e in settings.environments)})"
+            )
+            config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+            with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C at exit
+                uvicorn.Server(config).run(sockets=[sock])
+            echo("terra-auth service stopped")
+        finally:
+            core.close()
     finally:
-        core.close()
+        sock.close()
 
 
 @click.command()

@@ -500,13 +500,6 @@ def resolve_credentials(
     """
     if credentials is not None:
         return {Environment.parse(env): creds for env, creds in credentials.items()}
-    import importlib
+    from terra_auth.environments import load_credentials
 
-    environments = importlib.import_module("terra_auth.environments")
-    load = getattr(environments, "load_credentials", None)
-    if load is None:  # pragma: no cover - the foundation provides it
-        raise ConfigurationError(
-            "credential loading is not available in this installation",
-            hint="pass credentials= to create_app",
-        )
-    return {env: load(env) for env in settings.environments}
+    return {env: load_credentials(env) for env in settings.environments}

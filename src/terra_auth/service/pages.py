@@ -62,7 +62,7 @@ def demo_page(user: str | None, *, demo_login: bool, prefix: str = "/terra") -> 
         login = (
             '<form method=post action="/demo/login" id=login>'
             "<label for=username>Demo user name</label> "
-            '<input id=username name=username required maxlength=64 pattern="[A-Za-z0-9_.@-]+" '
+            '<input id=username name=username required maxlength=64 pattern="[A-Za-z0-9_.@\\-]+" '
             "autocomplete=username value=alice> "
             "<button type=submit>Log in</button></form>"
             if demo_login
