@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import git  # noqa: TID252
+from .conftest import git
 
 
 def doctor(invoke, folder, *args):

@@ -378,7 +378,7 @@ def _status_text(error: ConfigurationError | None, configured: bool) -> str:
         return "not configured"
     if error is None:
         return "ok"
-    return f"FAIL {error.guard or 'error'}"
+    return f"FAIL {error.guard or 'file'}"
 
 
 @click.command("environments")
@@ -424,7 +424,7 @@ def environments(directory: Path, as_json: bool) -> None:
                 ", ".join(r["files"]) or "-",
                 r["dev_id"] or "-",
                 r["key_fingerprint"] or "-",
-                r["signing_secrets"] if r["configured"] else "-",
+                r["signing_secrets"] if r["key_fingerprint"] else "-",
                 r["status"],
             ]
             for r in rows
