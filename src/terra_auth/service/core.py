@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from terra_auth.environments import Environment, TerraCredentials
@@ -410,21 +411,23 @@ class ServiceCore:
         if outcome != "success":
             return Landing(outcome, logged_in=True)
         claimed = query.get("user_id") or ""
+        if not claimed or claimed == "null":  # SDK-only providers redirect without a user id
+            return Landing(outcome, logged_in=True)
         reference_id = self.reference_id(user_id)
-        try:
-            users = self._upstream(
-                "confirm the connection", lambda: self.client().find_users(reference_id)
-            )
-        except TerraAuthError as exc:
-            return Landing(outcome, logged_in=True, problem=exc.message)
-        for user in users:
-            if claimed and str(_field(user, "user_id")) == claimed:
-                return Landing(
-                    outcome,
-                    logged_in=True,
-                    confirmed_provider=str(_field(user, "provider", "") or "") or None,
-                    confirmed_user_id=claimed,
-                )
+        for environment in self.settings.environments:
+            find = self.client(environment).find_users
+            try:
+                users = self._upstream("confirm the connection", partial(find, reference_id))
+            except TerraAuthError as exc:
+                return Landing(outcome, logged_in=True, problem=exc.message)
+            for user in users:
+                if str(_field(user, "user_id")) == claimed:
+                    return Landing(
+                        outcome,
+                        logged_in=True,
+                        confirmed_provider=str(_field(user, "provider", "") or "") or None,
+                        confirmed_user_id=claimed,
+                    )
         return Landing(outcome, logged_in=True)
 
 

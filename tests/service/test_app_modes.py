@@ -1,0 +1,151 @@
+"""Mounting into an existing FastAPI app, demo mode over HTTP, several environments, outages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, HTTPException, Request
+
+from terra_auth.environments import Environment
+from terra_auth.errors import ConfigurationError
+from terra_auth.service import create_app, terra_router
+from terra_auth.service.demo import BackgroundServer
+from terra_auth.service.settings import ServiceSettings
+
+from .conftest import as_user, connect_via_emulator, delivered
+
+# -- a host application with its own authentication ------------------------------------------
+SESSIONS = {"token-alice": "alice", "token-bob": "bob"}
+
+
+def bearer_user(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return SESSIONS.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+
+
+def test_terra_router_mounts_into_an_existing_app(emulator, tmp_path):
+    host = FastAPI()
+
+    @host.get("/me")
+    def me(user: Annotated[str | None, Depends(bearer_user)]) -> dict[str, str]:
+        if user is None:
+            raise HTTPException(401)
+        return {"user": user}
+
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    host.include_router(
+        terra_router(
+            settings,
+            current_user=bearer_user,
+            credentials={Environment.TESTING: emulator.credentials("testing")},
+            prefix="/api/terra",
+        )
+    )
+    with BackgroundServer(host) as server, httpx.Client(base_url=server.url) as http:
+        emulator.set_webhook_url("testing", f"{server.url}/api/terra/webhooks")
+        alice = {"authorization": "Bearer token-alice"}
+        assert http.get("/me", headers=alice).json() == {"user": "alice"}
+        assert http.post("/api/terra/widget-session").status_code == 401
+        session = http.post("/api/terra/widget-session", headers=alice)
+        assert session.status_code == 200 and session.json()["reference_id"] == "alice"
+        before = delivered(emulator)
+        emulator.connect("testing", provider="SUUNTO", reference_id="alice")
+        emulator.wait_for_deliveries(before + 1, timeout=10.0)
+        rows = http.get("/api/terra/connections", headers=alice).json()
+        assert [r["provider"] for r in rows] == ["SUUNTO"]
+        bob = {"authorization": "Bearer token-bob"}
+        assert http.get("/api/terra/connections", headers=bob).json() == []
+        # the landing page's script and style come from the mounted prefix
+        page = http.get("/api/terra/failed", headers=alice).text
+        assert 'src="/api/terra/assets/app.js"' in page
+        assert http.get("/api/terra/assets/app.js").status_code == 200
+
+
+def test_demo_login_over_http(make_service):
+    service = make_service(current_user=None, demo=True)
+    http = service.http
+    assert http.post("/terra/widget-session").status_code == 401
+    login = http.post(
+        "/demo/login",
+        data={"username": "alice", "next": "https://evil.example/"},
+        params={"next": "https://evil.example/"},
+    )
+    assert login.status_code == 303 and login.headers["location"] == "/"
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert http.post("/terra/widget-session").json()["reference_id"] == "alice"
+    home = http.get("/")
+    assert "Logged in as" in home.text and ">alice<" in home.text
+    assert "script-src 'self'" in home.headers["content-security-policy"]
+    # a forged cookie is nobody
+    forged = httpx.Client(base_url=service.url, cookies={"terra_demo_user": "alice"})
+    assert forged.post("/terra/widget-session").status_code == 401
+    forged.close()
+    assert http.post("/demo/login", data={"username": "<script>"}).status_code == 400
+    logout = http.post("/demo/logout")
+    assert logout.status_code == 303
+    http.cookies.clear()
+    assert http.get("/terra/connections").status_code == 401
+
+
+def test_no_demo_routes_without_demo_mode(service):
+    assert service.http.post("/demo/login", data={"username": "alice"}).status_code in (404, 405)
+    assert service.http.get("/").status_code == 404
+
+
+def test_create_app_refuses_demo_with_production(emulator, tmp_path):
+    with pytest.raises(ConfigurationError) as info:
+        create_app(
+            ServiceSettings(
+                environments=(Environment.PRODUCTION,), demo=True,
+                database_url=f"sqlite:///{tmp_path / 'x.db'}",
+            ),
+            credentials={Environment.PRODUCTION: emulator.credentials("production")},
+        )
+    assert info.value.hint and "production" in str(info.value)
+
+
+def test_connections_in_a_second_environment_are_disconnected_there(make_service, emulator):
+    service = make_service(environments=("testing", "staging"))
+    before = delivered(emulator)
+    user = emulator.connect("staging", provider="WHOOP", reference_id="alice")
+    emulator.wait_for_deliveries(before + 1, timeout=10.0)
+    rows = service.http.get("/terra/connections", headers=as_user("alice")).json()
+    assert [(r["provider"], r["environment"]) for r in rows] == [("WHOOP", "staging")]
+    page = service.http.get("/terra/connected", params={"user_id": user["user_id"]},
+                            headers=as_user("alice"))
+    assert "data-outcome=confirmed" in page.text
+    answer = service.http.delete(f"/terra/connections/{user['user_id']}", headers=as_user("alice"))
+    assert answer.status_code == 202
+    deauths = [r for r in emulator.requests if "deauthenticateUser" in r.path]
+    assert [r.environment for r in deauths] == ["staging"]
+
+
+def test_store_outage_answers_503(emulator, tmp_path):
+    from terra_auth.store import Store
+
+    broken = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    app = create_app(
+        ServiceSettings(database_url="sqlite://"),
+        current_user=lambda: "alice",
+        credentials={Environment.TESTING: emulator.credentials("testing")},
+        store=broken,
+    )
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as http:
+        answer = http.get("/terra/connections")
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] and answer.json()["error"] == "unavailable"
+        # a Terra call does not need the store
+        assert http.post("/terra/widget-session").status_code == 200
+    broken.close()
+
+
+def test_mobile_token_can_connect_an_sdk_provider_after_the_widget(service, emulator):
+    # the widget's SDK-only providers redirect with user_id=null: the page shows nothing false
+    page = service.http.get(
+        "/terra/connected", params={"user_id": "null", "resource": "APPLE"},
+        headers=as_user("alice"),
+    )
+    assert "data-outcome=unconfirmed" in page.text and "APPLE" not in page.text
