@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
@@ -62,13 +63,15 @@ _NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One detection rule. ``keywords`` (lower case) must appear on a line for it to run."""
+    """One detection rule. One of ``keywords`` (lower case) must be on a line for it to run."""
 
     id: str
     kind: str
     description: str
     pattern: str
     keywords: tuple[str, ...]
+    #: when set, a line must also hold one of these (a cheap second filter, not exported)
+    also: tuple[str, ...] = ()
     confidence: str = "medium"
     #: the match counts only near a dev-id, a Terra host or a ``Terra(...)`` call (or anywhere
     #: in a ``.env`` file that mentions Terra)
@@ -109,6 +112,7 @@ RULES: tuple[Rule, ...] = (
         pattern=rf"(?i)(?P<name>\b{_TERRA_NAME}(?:secret|signing[_.-]?key){_NAME_TAIL})"
         rf"{_ASSIGN}{_KEY}{_END}",
         keywords=("terra",),
+        also=("secret", "signing"),
     ),
     Rule(
         id="terra-api-key-assignment",
@@ -117,13 +121,14 @@ RULES: tuple[Rule, ...] = (
         pattern=rf"(?i)(?P<name>\b{_TERRA_NAME}(?:api[_.-]?key|[_.-]key){_NAME_TAIL})"
         rf"{_ASSIGN}{_KEY}{_END}",
         keywords=("terra",),
+        also=("key",),
     ),
     Rule(
         id="terra-api-key-in-context",
         kind=KIND_API_KEY,
         description="API key (api_key, apiKey, x-api-key) near a dev-id, Terra host or Terra()",
         pattern=rf"(?i)(?P<name>\b(?:x[_-]?)?api[_.-]?key)\b{_ASSIGN}{_KEY}{_END}",
-        keywords=("api", "apikey"),
+        keywords=("apikey", "api_key", "api-key", "api.key"),
         needs_context=True,
     ),
     Rule(
@@ -156,7 +161,7 @@ RULES: tuple[Rule, ...] = (
         description="Terra dev-id assigned to a dev-id variable, header or key",
         pattern=r"(?i)(?P<name>\b(?:[A-Za-z0-9_.-]{0,40}terra[_.-]?)?dev[_.-]?id(?:_[A-Za-z]{1,12})?)"
         rf"\b{_ASSIGN}(?P<secret>[A-Za-z0-9][A-Za-z0-9_-]{{5,80}}){_END}",
-        keywords=("dev", "devid"),
+        keywords=("devid", "dev_id", "dev-id", "dev.id"),
         confidence="medium",
         min_entropy=2.5,
     ),
@@ -201,9 +206,6 @@ CONTEXT_PATTERN = (
     r"|^\s*\[?terra\]?\s*:|^\s*\[terra\]"
 )
 _CONTEXT = re.compile(CONTEXT_PATTERN)
-_TRIGGER = re.compile(
-    r"(?i)terra|dev[_.-]?id|api[_.-]?key|apikey|secret|-(?:testing|staging|prod|production)-"
-)
 _DOTENV_CONTEXT = re.compile(r"(?i)terra")
 _ENV_IN_WORDS = re.compile(rf"(?i)(?:^|[^a-z])({_ENV_WORDS})(?:$|[^a-z])")
 #: names that hold something about a key rather than the key itself
@@ -407,25 +409,18 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
     >>> scan_text("TERRA_API_KEY=${TERRA_API_KEY}  # placeholders are not findings")
     []
     """
-    if not _TRIGGER.search(text):
-        return []
-    lines = text.splitlines()
     code = _is_code(path)
-    dotenv = _is_dotenv(path)
     candidates: list[_Candidate] = []
-    for index, line in enumerate(lines):
-        lowered = line.lower()
-        if not _TRIGGER.search(line):
-            continue
-        for rule in RULES:
-            if not any(k in lowered for k in rule.keywords):
-                continue
-            for found in rule.regex.finditer(line):
-                candidate = _check(rule, found, line, index + 1, code)
-                if candidate is not None:
-                    candidates.append(candidate)
+    for rule, start, line in _lines_to_check(text):
+        for found in rule.regex.finditer(line):
+            lineno = text.count("\n", 0, start) + 1
+            candidate = _check(rule, found, line, lineno, code)
+            if candidate is not None:
+                candidates.append(candidate)
     if not candidates:
         return []
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    dotenv = _is_dotenv(path)
     candidates = _dedupe(candidates)
     dev_id_lines = [c.match.line for c in candidates if c.match.kind == KIND_DEV_ID]
     file_has_context = dotenv and bool(_DOTENV_CONTEXT.search(text))
@@ -449,6 +444,34 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
         environment = m.environment or _nearest_dev_id_env(kept, m.line) or file_env
         results.append(replace(m, confidence=confidence, environment=environment))
     return results
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _lines_to_check(text: str) -> Iterator[tuple[Rule, int, str]]:
+    """``(rule, offset, line)`` for each line holding one of the rule's keywords.
+
+    Keywords are found with ``str.find`` over the whole text, so ordinary files cost little
+    more than a substring search; line numbers count ``\\n`` (as git and editors do).
+    """
+    low = text.lower()
+    if len(low) != len(text):  # a few non-ASCII characters change length when lowered
+        low = text.translate(_ASCII_LOWER)
+    for rule in RULES:
+        starts: set[int] = set()
+        for keyword in rule.keywords:
+            pos = low.find(keyword)
+            while pos != -1:
+                start = low.rfind("\n", 0, pos) + 1
+                end = low.find("\n", pos)
+                end = len(low) if end == -1 else end
+                if not rule.also or any(w in low[start:end] for w in rule.also):
+                    starts.add(start)
+                pos = low.find(keyword, end)
+        for start in sorted(starts):
+            end = text.find("\n", start)
+            yield rule, start, text[start : len(text) if end == -1 else end].rstrip("\r")
 
 
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
