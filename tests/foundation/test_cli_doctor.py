@@ -201,3 +201,41 @@ def test_online_unreachable_api_is_an_error(config, invoke) -> None:
     (error,) = findings(data, "error", "online")
     assert error["environment"] == "testing"
     assert acct.api_key not in result.output
+
+
+def _emulator():
+    try:
+        from terra_auth.emulator import Emulator
+    except Exception as exc:  # the emulator is built in parallel
+        pytest.skip(f"terra_auth.emulator is not importable: {type(exc).__name__}")
+    return Emulator
+
+
+def test_online_against_the_emulator(config, cli_process) -> None:
+    """doctor --online through the real entry point and the real client, against the emulator."""
+    emulator = _emulator()
+    with emulator(seed=7) as emu:
+        for env in ("testing", "staging"):
+            acct = emu.environments[env]
+            config.write(
+                f".env.terra.{env}",
+                f"TERRA_DEV_ID={acct.dev_id}\nTERRA_API_KEY={acct.api_key}\n"
+                f"TERRA_WEBHOOK_SECRET={acct.webhook_secret}\n"
+                f"TERRA_API_BASE_URL={emu.url}/api/v2\n",
+            )
+        proc = cli_process("doctor", "--online", "--json", cwd=config.directory)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        data = json.loads(proc.stdout)
+        assert {f["environment"] for f in findings(data, "ok", "online")} == {"testing", "staging"}
+        # a wrong key for staging: Terra (the emulator) refuses it, doctor says so and exits 1
+        acct = emu.environments["staging"]
+        config.write(
+            ".env.terra.staging",
+            f"TERRA_DEV_ID={acct.dev_id}\nTERRA_API_KEY=fake-key-wrong-0123456789abcdef\n"
+            f"TERRA_API_BASE_URL={emu.url}/api/v2\n",
+        )
+        proc = cli_process("doctor", "--online", "--json", cwd=config.directory)
+        assert proc.returncode == 1
+        (error,) = findings(json.loads(proc.stdout), "error", "online")
+        assert error["environment"] == "staging" and "bad_credentials" in error["message"]
+        assert acct.api_key not in proc.stdout
