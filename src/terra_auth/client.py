@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -57,6 +58,10 @@ __all__ = [
 T = TypeVar("T")
 log = get_logger("terra_auth.client")
 _LOAD_KEYS = frozenset({"directory", "environ"})
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+#: httpx writes a POST's headers and body in separate sends; TCP_NODELAY keeps the body from
+#: waiting for the ACK of the headers (Nagle), as urllib3 and curl do by default.
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 class _Base:
@@ -168,11 +173,10 @@ class TerraClient(_Base):
         super().__init__(credentials, retry)
         self._owns_http = http_client is None
         if http_client is None:
+            if transport is None:
+                transport = httpx.HTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS)
             http_client = httpx.Client(
-                timeout=self._timeout(),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                transport=transport,
-                follow_redirects=False,
+                timeout=self._timeout(), transport=transport, follow_redirects=False
             )
         http_client.headers.update(auth_headers(credentials))
         self._http = http_client
@@ -342,11 +346,10 @@ class AsyncTerraClient(_Base):
         super().__init__(credentials, retry)
         self._owns_http = http_client is None
         if http_client is None:
+            if transport is None:
+                transport = httpx.AsyncHTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS)
             http_client = httpx.AsyncClient(
-                timeout=self._timeout(),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                transport=transport,
-                follow_redirects=False,
+                timeout=self._timeout(), transport=transport, follow_redirects=False
             )
         http_client.headers.update(auth_headers(credentials))
         self._http = http_client
