@@ -178,3 +178,12 @@ def test_end_to_end_subprocess(config, cli_process, fake_secret) -> None:
     assert proc.returncode == 3
     assert proc.stderr.startswith("error: ") and "hint: pass --force" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_refuses_a_directory_or_symlink_in_the_way(config, invoke, fake_secret) -> None:
+    (config.directory / ".env.terra.testing").mkdir()
+    args = setup_args(config.directory, "testing", "acme-testing-1", "--api-key-stdin", "--no-webhook-secret", "--force")
+    result = invoke(*args, input=fake_secret("key") + "\n")
+    assert isinstance(result.exception, ConfigurationError)
+    assert "is a directory or a symbolic link" in str(result.exception)
+    assert (config.directory / ".env.terra.testing").is_dir()

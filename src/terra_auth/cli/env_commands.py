@@ -129,7 +129,8 @@ def write_private_file(path: Path, text: str) -> None:
     """
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.tmp-")
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # POSIX; mkstemp already creates the file 0600
+            os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
@@ -271,7 +272,12 @@ def setup_environment(
     environment = Environment.parse(env)
     folder = _folder(directory)
     target = folder / environment_file(environment)
-    if (target.exists() or target.is_symlink()) and not force:
+    if target.is_dir() or target.is_symlink():
+        raise ConfigurationError(
+            f"{target} is a directory or a symbolic link",
+            hint="remove or rename it first; terra-auth writes a regular file there",
+        )
+    if target.exists() and not force:
         raise ConfigurationError(
             f"{target} already exists",
             hint="pass --force to replace it (the old file is kept as a .bak- copy), "
