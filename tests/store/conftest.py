@@ -163,7 +163,9 @@ class ThreadServer(uvicorn.Server):
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port); yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says proto=TCP; without it every response waits ~40 ms (Nagle)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = ThreadServer(uvicorn.Config(app, log_level="warning", access_log=False))

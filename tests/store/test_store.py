@@ -241,3 +241,66 @@ def test_reads_on_a_store_reflect_writes_from_another_store_on_the_same_file(
     ).duplicate
     a.close()
     b.close()
+
+
+# -- the SQLite fast path (raw sqlite3, group commit) ------------------------------------------
+def _all_events(store):
+    return [
+        (e.trace_id, e.type, e.environment, e.raw_body, e.received_at, e.headers, e.terra_user_id)
+        for e in store.events()
+    ]
+
+
+def test_the_fast_path_and_the_sqlalchemy_path_store_the_same(tmp_path, signer, make_event):
+    fast = Store(f"sqlite:///{tmp_path / 'fast.db'}")
+    slow = Store(f"sqlite:///{tmp_path / 'slow.db'}", fast_path=False)
+    assert fast.fast_path and not slow.fast_path
+    for s in (fast, slow):
+        s.upgrade()
+    at = iter(T0 + timedelta(minutes=i) for i in range(100))
+    payloads = [
+        make_event("auth", "a", "r-a"),
+        make_event("auth", "b", "r-b"),
+        make_event("permission_change", "a", "r-a", scopes="X,Y", scopes_added="Y"),
+        make_event("user_reauth", "b2", "r-b", old_user_id="b"),
+        {"type": "mystery"},
+        make_event("deauth", "a", "r-a"),
+    ]
+    for n, payload in enumerate(payloads):
+        v, headers = verified(signer, payload, trace_id=f"t-{n}")
+        when = next(at)
+        results = [s.ingest(v, received_at=when, headers=headers) for s in (fast, slow)]
+        assert results[0].changes == results[1].changes
+        assert [s.ingest(v, received_at=when).duplicate for s in (fast, slow)] == [True, True]
+    assert summary(fast) == summary(slow)
+    assert fast.all_connections() == slow.all_connections()  # timestamps included
+    assert _all_events(fast) == _all_events(slow)
+
+
+def test_concurrent_deliveries_are_applied_exactly_once(store, signer, make_event):
+    """32 threads deliver 200 events, each twice at the same moment (group commits happen)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    deliveries = [
+        verified(signer, make_event("auth", f"u-{i}", f"r-{i}"), trace_id=f"c-{i}")[0]
+        for i in range(200)
+    ]
+    gate = threading.Barrier(32)
+
+    def deliver(v):
+        try:
+            gate.wait(timeout=0.5)
+        except threading.BrokenBarrierError:
+            pass
+        return v.trace_id, store.ingest(v, received_at=T0)
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(deliver, [v for v in deliveries for _ in range(2)]))
+    firsts = {}
+    for trace_id, result in results:
+        firsts[trace_id] = firsts.get(trace_id, 0) + (not result.duplicate)
+    assert set(firsts.values()) == {1}
+    assert store.count_events() == 200
+    assert len(store.all_connections()) == 200
+    assert all(c.status == "connected" for c in store.all_connections())

@@ -315,7 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     app = create_webhook_app(
         store, secrets, max_body_bytes=args.max_body_bytes, bare_endpoint=args.bare
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says proto=TCP; without it every response waits ~40 ms (Nagle)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.listen(2048)  # connections queue from now on, so "listening" is true when printed

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from terra_auth.environments import Environment
 from terra_auth.errors import InvalidRequestError
 from terra_auth.secret import get_logger, mask
+from terra_auth.store import _sqlite_fast
 from terra_auth.store._errors import StoreUnavailable
 from terra_auth.store._urls import DEFAULT_DATABASE_URL, mask_url, normalize_url
 from terra_auth.store.models import ConnectionRow, IdempotencyRow, WebhookEventRow
@@ -202,12 +204,18 @@ class Store:
         connect_timeout: float = 5.0,
         pool_size: int = 10,
         echo: bool = False,
+        fast_path: bool = True,
     ) -> None:
         self.url = normalize_url(database_url)
         self.masked_url = mask_url(self.url)
         self.dialect = self.url.get_backend_name()
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._pending_lock = threading.Lock()
+        self._pending: list[_sqlite_fast.Job] = []
         self.engine: Engine = self._create_engine(busy_timeout, connect_timeout, pool_size, echo)
+        self._build_statements()
+        #: SQLite only: run ingest on the raw sqlite3 connection (see ``_sqlite_fast``)
+        self.fast_path = fast_path and self.dialect == "sqlite" and _sqlite_fast.SUPPORTED
 
     def __repr__(self) -> str:
         return f"Store({self.masked_url!r})"
@@ -410,10 +418,12 @@ class Store:
         received = (received_at or _now()).astimezone(UTC)
         key = delivery_key(verified.trace_id, verified.body)
         canonical = key if key.startswith("sha256:") else _canonical(key)
-        try:
-            raw = json.loads(verified.body)
-        except ValueError:
-            raw = None
+        raw = getattr(verified.event, "raw", None)
+        if not isinstance(raw, Mapping):
+            try:
+                raw = json.loads(verified.body)
+            except ValueError:
+                raw = None
         kept = {}
         if headers:
             lowered = {k.lower(): v for k, v in headers.items()}
@@ -430,6 +440,16 @@ class Store:
             "received_at": received,
         }
         users, refs = _involved(raw)
+        if self.fast_path:
+            return self._ingest_fast(
+                environment=environment,
+                key=key,
+                canonical=canonical,
+                event_values=event_values,
+                verified=verified,
+                users=users,
+                refs=refs,
+            )
         with self._translate_errors():
             for attempt in range(1, _MAX_ATTEMPTS + 1):
                 try:
@@ -454,6 +474,78 @@ class Store:
                     _log.info("ingest of %s retried after a conflict (attempt %d)", key, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _ingest_fast(
+        self,
+        *,
+        environment: Environment,
+        key: str,
+        canonical: str,
+        event_values: dict[str, Any],
+        verified: VerifiedWebhook,
+        users: set[str],
+        refs: set[str],
+    ) -> IngestResult:
+        from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
+
+        received = event_values["received_at"]
+
+        def reduce(
+            before: dict[str, ConnectionState],
+        ) -> tuple[list[Any], dict[str, ConnectionState]]:
+            changes = reduce_event(
+                before, verified.event, environment=environment, received_at=received
+            )
+            return changes, (apply_changes(before, changes) if changes else before)
+
+        job = _sqlite_fast.Job(
+            claim={
+                "environment": environment.value,
+                "trace_id": key,
+                "canonical_trace_id": canonical,
+            },
+            event=event_values,
+            users=sorted(users),
+            refs=sorted(refs),
+            reduce=reduce,
+        )
+        with self._pending_lock:
+            self._pending.append(job)
+        assert self._write_lock is not None
+        with self._write_lock:
+            if not job.done:  # lead a batch: every job queued so far, one transaction
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._run_batch(batch)
+        if job.error is not None:
+            raise job.error
+        if job.result is None:
+            return IngestResult(duplicate=True)
+        event_id, changes = job.result
+        return IngestResult(duplicate=False, changes=tuple(changes), event_id=event_id)
+
+    def _run_batch(self, batch: list[_sqlite_fast.Job]) -> None:
+        """Run a group commit; a failure of the whole transaction becomes each job's error."""
+        try:
+            with self._translate_errors(), self.engine.connect() as conn:
+                try:
+                    _sqlite_fast.run_batch(
+                        cast(sqlite3.Connection, conn.connection.driver_connection),
+                        batch,
+                        now=_now,
+                        to_state=_to_state,
+                        row_values=_row_values,
+                    )
+                except sqlite3.DatabaseError as exc:  # locked, no such table, disk...
+                    raise self._unavailable(exc) from None
+        except Exception as exc:
+            for job in batch:
+                job.error = exc if job is batch[0] else _copy_error(exc)
+                job.done = True
+            return
+        for job in batch:
+            if isinstance(job.error, sqlite3.DatabaseError):
+                job.error = self._unavailable(job.error)
+
     def _insert(self, table: sa.Table) -> Any:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -463,26 +555,49 @@ class Store:
 
         return sqlite_insert(table)
 
+    def _build_statements(self) -> None:
+        """The hot path's statements, built once (building them per call costs more than
+        running them on SQLite)."""
+        self._claim = (
+            self._insert(_idempotency)
+            .on_conflict_do_nothing(index_elements=["environment", "trace_id"])
+            .returning(_idempotency.c.id)
+        )
+        self._add_event = sa.insert(_events).returning(_events.c.id)
+        load = sa.select(_connections).where(
+            sa.or_(
+                _connections.c.terra_user_id.in_(sa.bindparam("users", expanding=True)),
+                _connections.c.reference_id.in_(sa.bindparam("refs", expanding=True)),
+            )
+        )
+        self._load_rows = load.with_for_update() if self.dialect == "postgresql" else load
+        upsert = self._insert(_connections)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=["terra_user_id"],
+            set_={
+                c.name: upsert.excluded[c.name]
+                for c in _connections.columns
+                if c.name not in ("terra_user_id", "deauth_requested_at")
+            },
+        )
+        self._delete = sa.delete(_connections).where(
+            _connections.c.terra_user_id == sa.bindparam("uid")
+        )
+        self._lock = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+
     def _lock_keys(self, conn: Connection, users: Iterable[str], refs: Iterable[str]) -> None:
         """PostgreSQL: serialise transactions touching the same users, even rows not yet there."""
         if self.dialect != "postgresql":
             return
         keys = sorted({f"u:{u}" for u in users} | {f"r:{r}" for r in refs})
         for k in keys:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": k})
+            conn.execute(self._lock, {"k": k})
 
     def _load(self, conn: Connection, users: set[str], refs: set[str]) -> dict[str, Any]:
         if not users and not refs:
             return {}
-        conds = []
-        if users:
-            conds.append(_connections.c.terra_user_id.in_(sorted(users)))
-        if refs:
-            conds.append(_connections.c.reference_id.in_(sorted(refs)))
-        query = sa.select(_connections).where(sa.or_(*conds))
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
-        return {row.terra_user_id: _to_state(row) for row in conn.execute(query)}
+        rows = conn.execute(self._load_rows, {"users": sorted(users), "refs": sorted(refs)})
+        return {row.terra_user_id: _to_state(row) for row in rows}
 
     def _write_states(
         self,
@@ -498,15 +613,12 @@ class Store:
             state = after.get(uid)
             if state is None:
                 if uid in before:
-                    conn.execute(sa.delete(_connections).where(_connections.c.terra_user_id == uid))
+                    conn.execute(self._delete, {"uid": uid})
                     written += 1
                 continue
             if before.get(uid) == state:
                 continue
-            values = _row_values(state)
-            stmt = self._insert(_connections).values(**values)
-            update = {k: stmt.excluded[k] for k in values if k != "terra_user_id"}
-            conn.execute(stmt.on_conflict_do_update(index_elements=["terra_user_id"], set_=update))
+            conn.execute(self._upsert, _row_values(state))
             written += 1
         return written
 
@@ -524,24 +636,17 @@ class Store:
         from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
 
         with self._write() as conn:
-            claim = (
-                self._insert(_idempotency)
-                .values(
-                    environment=environment.value,
-                    trace_id=key,
-                    canonical_trace_id=canonical,
-                    created_at=_now(),
-                )
-                .on_conflict_do_nothing(index_elements=["environment", "trace_id"])
-                .returning(_idempotency.c.id)
-            )
-            if conn.execute(claim).first() is None:
+            claim = {
+                "environment": environment.value,
+                "trace_id": key,
+                "canonical_trace_id": canonical,
+                "created_at": _now(),
+            }
+            if conn.execute(self._claim, claim).first() is None:
                 raise _Duplicate  # rolls the transaction back: nothing else happens
             self._lock_keys(conn, users, refs)
             event_values = {**event_values, "applied_at": _now()}
-            event_id = conn.execute(
-                sa.insert(_events).values(**event_values).returning(_events.c.id)
-            ).scalar_one()
+            event_id = conn.execute(self._add_event, event_values).scalar_one()
             before = self._load(conn, users, refs)
             changes = reduce_event(
                 before,
@@ -674,6 +779,13 @@ class Store:
                 )
         _log.info("replayed %d events (%d changes)", len(replayed), n_changes)
         return ReplayResult(events=len(replayed), changes=n_changes, connections_written=written)
+
+
+def _copy_error(exc: BaseException) -> BaseException:
+    """A fresh exception of the same kind for another waiting thread (tracebacks differ)."""
+    if isinstance(exc, StoreUnavailable):
+        return StoreUnavailable(exc.message, hint=exc.hint)
+    return exc
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
