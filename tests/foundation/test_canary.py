@@ -138,6 +138,16 @@ def s_setup_api_key_flag_same_as_secret(folder):
     )
 
 
+def s_setup_key_of_another_environment(folder):
+    key = c("key")
+    write(folder, ".env.terra.testing", account("testing", key, c("whsec")))
+    return (
+        ["setup-environment", "staging", "--dev-id", "acme-staging-1", "--api-key-stdin", "--no-webhook-secret"],
+        f"{key}\n",
+        {},
+    )
+
+
 def s_missing_variable(folder):
     write(folder, ".env.terra.staging", f"TERRA_API_KEY={c('key')}\nTERRA_WEBHOOK_SECRET={c('whsec')}\n")
     return ["doctor"], None, {"TERRA_API_KEY_PRODUCTION": c("key")}
@@ -243,6 +253,7 @@ SCENARIOS: list[Scenario] = [
     s_setup_malformed,
     s_setup_unknown_env,
     s_setup_api_key_flag_same_as_secret,
+    s_setup_key_of_another_environment,
     s_missing_variable,
     s_missing_variable_environments,
     s_unknown_environment,

@@ -187,3 +187,19 @@ def test_refuses_a_directory_or_symlink_in_the_way(config, invoke, fake_secret) 
     assert isinstance(result.exception, ConfigurationError)
     assert "is a directory or a symbolic link" in str(result.exception)
     assert (config.directory / ".env.terra.testing").is_dir()
+
+
+def test_refuses_a_key_another_environment_already_uses(config, invoke) -> None:
+    testing = config.add("testing")
+    args = setup_args(config.directory, "production", "acme-prod-1", "--api-key-stdin", "--no-webhook-secret")
+    result = invoke(*args, input=testing.api_key + "\n")
+    assert isinstance(result.exception, ConfigurationError)
+    assert result.exception.guard == "shared_credentials"
+    assert "already used by 'testing' (.env.terra.testing)" in str(result.exception)
+    assert not (config.directory / ".env.terra.production").exists()
+    args = setup_args(config.directory, "staging", "acme-staging-1", "--api-key-stdin", "--webhook-secret-stdin")
+    result = invoke(*args, input=f"fake-key-other-0123456789\n{testing.webhook_secret}\n")
+    assert "this signing secret is already used by 'testing'" in str(result.exception)
+    result = invoke(*args, input=f"fake-key-other-0123456789\n{testing.webhook_secret}\n",
+                    env={"TERRA_ALLOW_SHARED_CREDENTIALS": "1"})
+    assert result.exit_code == 0

@@ -221,6 +221,44 @@ def ensure_gitignored(directory: Path, name: str) -> str:
     return f"{'added' if existed else 'created with'} {GITIGNORE_PATTERN}"
 
 
+def _refuse_keys_of_other_environments(
+    folder: Path,
+    environment: Environment,
+    api_key: str,
+    webhook_secret: str | None,
+    opt_outs: Any,
+) -> None:
+    """The shared_credentials guard, against the other environments' files in ``folder``."""
+    from terra_auth.dotenv import dotenv_values
+
+    if opt_outs.allow_shared_credentials:
+        return
+    for other in Environment:
+        path = folder / environment_file(other)
+        if other == environment or not path.is_file():
+            continue
+        try:
+            values = dotenv_values(path)
+        except ConfigurationError:
+            continue  # doctor reports unreadable files
+        theirs = {
+            v
+            for k, v in values.items()
+            if v
+            and k.removesuffix(f"_{other.suffix}")
+            in {"TERRA_API_KEY", "TERRA_WEBHOOK_SECRET", "TERRA_WEBHOOK_SECRET_PREVIOUS"}
+        }
+        for label, value in (("API key", api_key), ("signing secret", webhook_secret)):
+            if value and value in theirs:
+                raise ConfigurationError(
+                    f"this {label} is already used by {other.value!r} ({path.name})",
+                    hint="each Terra environment has its own API key and signing secret: copy "
+                    f"the {environment.value} ones from Terra's dashboard; if this is intended, "
+                    "set TERRA_ALLOW_SHARED_CREDENTIALS=1",
+                    guard="shared_credentials",
+                )
+
+
 @click.command("setup-environment")
 @click.argument("env", metavar="ENV")
 @click.option("--dev-id", help="The environment's dev-id (asked for when missing).")
@@ -347,6 +385,8 @@ def setup_environment(
             guard="shared_credentials",
         )
 
+    _refuse_keys_of_other_environments(folder, environment, api_key, webhook_secret, opt_outs)
+
     from terra_auth.secret import Secret
 
     key, secret = Secret(api_key), Secret(webhook_secret) if webhook_secret else None
@@ -409,7 +449,7 @@ def environments(directory: Path, as_json: bool) -> None:
             {
                 "environment": status.environment.value,
                 "configured": status.configured,
-                "files": [Path(f).name for f in status.files],
+                "files": [Path(f).name for f in status.files] if status.configured else [],
                 "dev_id": creds.dev_id if creds else None,
                 "key_fingerprint": creds.key_fingerprint if creds else None,
                 "signing_secrets": len(creds.webhook_secrets) if creds else 0,
@@ -704,6 +744,7 @@ def doctor(env: str | None, directory: Path, fix: bool, online: bool, as_json: b
 
     def failed(exc: ConfigurationError, name: str) -> None:
         if exc.message not in reported:
+            reported.add(exc.message)
             check = "guard " + exc.guard if exc.guard else "configuration"
             findings.append(Finding("error", check, exc.message, name, hint=exc.hint))
 
