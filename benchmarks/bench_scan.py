@@ -28,10 +28,12 @@ DOC = REPO / "docs" / "scan.md"
 START, END = "<!-- bench-scan:start -->", "<!-- bench-scan:end -->"
 
 _WORDS = (
-    "user data client request response value items config secret token api_key session "
-    "provider webhook handler result error retry timeout payload record index cache store "
-    "terra environment reference connection device activity sleep heart rate"
+    "user data client request response value items config session provider webhook handler "
+    "result error retry timeout payload record index cache store environment reference "
+    "connection device activity sleep heart rate"
 ).split()
+#: words that make the scanner look closer; about one line in 20 has one (a Terra project)
+_TERRA_WORDS = ("secret", "api_key", "terra", "dev_id", "webhook_secret", "x-api-key")
 
 
 def _source_file(rng: random.Random, n: int) -> tuple[str, str]:
@@ -40,6 +42,8 @@ def _source_file(rng: random.Random, n: int) -> tuple[str, str]:
     lines = []
     for i in range(rng.randint(40, 120)):
         a, b, c = rng.sample(_WORDS, 3)
+        if rng.random() < 0.05:
+            c = rng.choice(_TERRA_WORDS).replace("-", "_")
         if kind == 0:
             lines.append(f"def {a}_{b}_{i}({c}: str) -> str:\n    return {c}.strip() + '{a}'")
         elif kind == 1:

@@ -15,11 +15,11 @@ Example:
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
 
 from terra_auth.environments import Environment
 
@@ -334,13 +334,17 @@ def _bump(confidence: str) -> str:
     return CONFIDENCES[min(CONFIDENCES.index(confidence) + 1, len(CONFIDENCES) - 1)]
 
 
+def _basename(path: str) -> str:
+    return posixpath.basename(path.replace("\\", "/"))
+
+
 def _is_dotenv(path: str) -> bool:
-    name = PurePosixPath(path.replace("\\", "/")).name.lower()
+    name = _basename(path).lower()
     return name.startswith(".env") or name.endswith(".env")
 
 
 def _is_code(path: str) -> bool:
-    return PurePosixPath(path.replace("\\", "/")).suffix.lower() in _CODE_SUFFIXES
+    return posixpath.splitext(_basename(path))[1].lower() in _CODE_SUFFIXES
 
 
 @dataclass(slots=True)
@@ -434,7 +438,7 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
     has_key = any(c.match.kind in (KIND_API_KEY, KIND_SIGNING_SECRET) for c in kept)
     kept = [c for c in kept if not c.weak or has_key]
     has_dev_id = any(c.match.kind == KIND_DEV_ID for c in kept)
-    file_env = environment_from_words(PurePosixPath(path.replace("\\", "/")).name) if path else None
+    file_env = environment_from_words(_basename(path)) if path else None
     results: list[RuleMatch] = []
     for c in kept:
         m = c.match
@@ -447,20 +451,31 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+#: every keyword contains one of these; a text without any of them needs no closer look
+_GATES = ("terra", "api", "secret", "dev", "-testing-", "-staging-", "-prod")
+_RULE_KEYWORD_GATES = tuple(
+    (rule, tuple((k, next(g for g in _GATES if g in k)) for k in rule.keywords)) for rule in RULES
+)
 
 
 def _lines_to_check(text: str) -> Iterator[tuple[Rule, int, str]]:
     """``(rule, offset, line)`` for each line holding one of the rule's keywords.
 
-    Keywords are found with ``str.find`` over the whole text, so ordinary files cost little
-    more than a substring search; line numbers count ``\\n`` (as git and editors do).
+    A few short "gate" words are looked for first; only rules whose gate is in the text look
+    further. Keywords are found with ``str.find``, so ordinary files cost a handful of substring
+    searches. Lines end at ``\\n`` (as git and editors count them).
     """
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
-    for rule in RULES:
+    gates = {gate for gate in _GATES if gate in low}
+    if not gates:
+        return
+    for rule, keyword_gates in _RULE_KEYWORD_GATES:
         starts: set[int] = set()
-        for keyword in rule.keywords:
+        for keyword, gate in keyword_gates:
+            if gate not in gates:
+                continue
             pos = low.find(keyword)
             while pos != -1:
                 start = low.rfind("\n", 0, pos) + 1

@@ -79,78 +79,88 @@ def scan_bytes(data: bytes, path: str, *, commit: str | None = None) -> list[Fin
 
 
 class _IgnoreRules:
-    """The ``.gitignore`` files between the repository's top and each path (pathspec)."""
+    """The ``.gitignore`` files from the repository's top down to each folder (pathspec).
 
-    def __init__(self, top: Path) -> None:
+    Every folder gets the chain of (folder, spec) pairs that apply to it, built once; a path is
+    matched against each, relative to that spec's folder, and the deepest verdict wins.
+    """
+
+    def __init__(self, top: str) -> None:
         import pathspec
 
         self._pathspec = pathspec
         self.top = top
-        self._specs: dict[Path, Any] = {}
-        exclude = top / ".git" / "info" / "exclude"
-        self._extra = self._load(exclude) if exclude.is_file() else None
+        exclude = self._load(os.path.join(top, ".git", "info", "exclude"))
+        self._base: tuple[tuple[str, Any], ...] = ((top, exclude),) if exclude else ()
+        self._chains: dict[str, tuple[tuple[str, Any], ...]] = {}
 
-    def _load(self, file: Path) -> Any:
+    def _load(self, file: str) -> Any:
         try:
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            with open(file, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
         except OSError:
             return None
         return self._pathspec.GitIgnoreSpec.from_lines(lines)
 
-    def _spec(self, directory: Path) -> Any:
-        if directory not in self._specs:
-            file = directory / ".gitignore"
-            self._specs[directory] = self._load(file) if file.is_file() else None
-        return self._specs[directory]
+    def _chain(self, directory: str) -> tuple[tuple[str, Any], ...]:
+        chain = self._chains.get(directory)
+        if chain is None:
+            parent = os.path.dirname(directory)
+            inside = directory.startswith(self.top + os.sep) and parent != directory
+            chain = self._chain(parent) if inside else self._base
+            own = self._load(os.path.join(directory, ".gitignore"))
+            if own is not None:
+                chain = (*chain, (directory, own))
+            self._chains[directory] = chain
+        return chain
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        """Whether git would ignore ``path`` (the deepest matching .gitignore wins)."""
-        try:
-            rel_parts = path.relative_to(self.top).parts
-        except ValueError:
+    def ignored(self, directory: str, name: str, is_dir: bool) -> bool:
+        """Whether git would ignore ``name`` in the absolute folder ``directory``."""
+        chain = self._chain(directory)
+        if not chain:
             return False
-        verdict: bool | None = None
+        full = os.path.join(directory, name)
         suffix = "/" if is_dir else ""
-        if self._extra is not None:
-            include = self._extra.check_file("/".join(rel_parts) + suffix).include
-            verdict = include if include is not None else verdict
-        directory = self.top
-        for depth in range(len(rel_parts)):
-            spec = self._spec(directory)
-            if spec is not None:
-                include = spec.check_file("/".join(rel_parts[depth:]) + suffix).include
-                verdict = include if include is not None else verdict
-            directory = directory / rel_parts[depth]
+        verdict: bool | None = None
+        for base, spec in chain:
+            relative = full[len(base) + 1 :].replace(os.sep, "/") + suffix
+            include = spec.check_file(relative).include
+            if include is not None:
+                verdict = include
         return bool(verdict)
 
 
-def _git_top(start: Path) -> Path | None:
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
+def _git_top(start: str) -> str | None:
+    current = start
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
 
 
-def iter_files(paths: Iterable[str | Path], *, respect_gitignore: bool = True) -> Iterator[Path]:
+def iter_files(paths: Iterable[str | Path], *, respect_gitignore: bool = True) -> Iterator[str]:
     """Every file to scan under ``paths``, in a stable order; named files always come out."""
     for raw in paths:
-        root = Path(raw)
-        if root.is_file():
+        root = os.fspath(raw)
+        if os.path.isfile(root):
             yield root
             continue
-        if not root.is_dir():
+        if not os.path.isdir(root):
             raise ConfigurationError(
-                f"cannot scan {str(raw)!r}: no such file or folder",
+                f"cannot scan {root!r}: no such file or folder",
                 hint="pass existing files or folders (default: the current folder)",
             )
         rules = None
         if respect_gitignore:
-            absolute = root.resolve()
+            absolute = os.path.realpath(root)
             rules = _load_ignore_rules(_git_top(absolute) or absolute)
         yield from _walk(root, rules)
 
 
-def _load_ignore_rules(top: Path) -> _IgnoreRules:
+def _load_ignore_rules(top: str) -> _IgnoreRules:
     try:
         return _IgnoreRules(top)
     except ImportError as exc:
@@ -160,31 +170,31 @@ def _load_ignore_rules(top: Path) -> _IgnoreRules:
         ) from exc
 
 
-def _walk(root: Path, rules: _IgnoreRules | None) -> Iterator[Path]:
+def _walk(root: str, rules: _IgnoreRules | None) -> Iterator[str]:
     for directory, dirnames, filenames in os.walk(root):
-        here = Path(directory)
-        absolute = here.resolve() if rules is not None else here
+        absolute = os.path.realpath(directory) if rules is not None else directory
         kept = []
         for name in sorted(dirnames):
-            if name in SKIPPED_DIRS or (here / name / "pyvenv.cfg").exists():
+            if name in SKIPPED_DIRS or os.path.exists(os.path.join(directory, name, "pyvenv.cfg")):
                 continue
-            if rules is not None and rules.ignored(absolute / name, True):
+            if rules is not None and rules.ignored(absolute, name, True):
                 continue
             kept.append(name)
         dirnames[:] = kept
         for name in sorted(filenames):
-            if rules is not None and rules.ignored(absolute / name, False):
+            if rules is not None and rules.ignored(absolute, name, False):
                 continue
-            path = here / name
-            if path.is_symlink():
-                continue
-            yield path
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                yield path
 
 
-def _display(path: Path) -> str:
-    text = os.path.relpath(path) if path.is_absolute() else str(path)
-    if text.startswith(".."):
-        text = str(path)
+def _display(path: str) -> str:
+    if os.path.isabs(path):
+        relative = os.path.relpath(path)
+        text = path if relative.startswith("..") else relative
+    else:
+        text = os.path.normpath(path)
     return text.replace(os.sep, "/")
 
 
@@ -201,7 +211,7 @@ def scan_paths(
         if progress is not None:
             progress(count)
         try:
-            with path.open("rb") as handle:
+            with open(path, "rb") as handle:
                 data = handle.read(max_bytes + 1)
         except OSError:
             result.files_skipped += 1
