@@ -574,6 +574,10 @@ def inspect_environments(
             statuses.append(EnvironmentStatus(env, True, error=exc, files=files))
             continue
         statuses.append(EnvironmentStatus(env, True, creds, files=creds.files))
+    if any(s.credentials is not None for s in statuses):
+        from terra_auth.secret import install_log_masking
+
+        install_log_masking()
     return _check_shared(statuses, resolved)
 
 
