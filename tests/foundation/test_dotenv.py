@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from terra_auth.cli.env_commands import _quote
 from terra_auth.dotenv import dotenv_values, parse_dotenv, read_dotenv
 from terra_auth.errors import ConfigurationError
 
@@ -110,3 +113,11 @@ def test_permission_denied(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(ConfigurationError, match="permission denied"):
         read_dotenv(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=60))
+def test_written_values_read_back_exactly(value: str) -> None:
+    """What setup-environment writes, the parser reads back unchanged (quotes, #, $, \\)."""
+    (entry,) = parse_dotenv(f"TERRA_API_KEY={_quote(value)}\n")
+    assert entry.value == value
