@@ -583,15 +583,18 @@ class Store:
         self._delete = sa.delete(_connections).where(
             _connections.c.terra_user_id == sa.bindparam("uid")
         )
-        self._lock = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+        self._lock = sa.text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+            "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS sorted_keys"
+        )
 
     def _lock_keys(self, conn: Connection, users: Iterable[str], refs: Iterable[str]) -> None:
         """PostgreSQL: serialise transactions touching the same users, even rows not yet there."""
         if self.dialect != "postgresql":
             return
         keys = sorted({f"u:{u}" for u in users} | {f"r:{r}" for r in refs})
-        for k in keys:
-            conn.execute(self._lock, {"k": k})
+        if keys:  # one round trip, in key order (a deadlock, should one occur, is retried)
+            conn.execute(self._lock, {"keys": keys})
 
     def _load(self, conn: Connection, users: set[str], refs: set[str]) -> dict[str, Any]:
         if not users and not refs:
