@@ -333,7 +333,9 @@ def deauthenticate_user(creds: TerraCredentials, user_id: str) -> Call[None]:
 
     params = {"user_id": check_id("user_id", user_id)}
     url = _join(creds.api_base_url, "/auth/deauthenticateUser")
-    return Call("deauthenticate_user", "DELETE", url, parse, params=params)
+    return Call(
+        "deauthenticate_user", "DELETE", url, parse, params=params, missing_ok_after_retry=True
+    )
 
 
 def get_user(creds: TerraCredentials, user_id: str) -> Call[TerraUser]:

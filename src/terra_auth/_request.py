@@ -69,6 +69,8 @@ class Call(Generic[T]):
     body: Any = _NO_BODY
     host: str = "api"
     retry: bool = True
+    #: a 404 after a retry of a request that may have been applied means it was (deauth)
+    missing_ok_after_retry: bool = False
 
     def request_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client.request``."""

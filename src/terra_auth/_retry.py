@@ -65,13 +65,16 @@ class RetryPolicy:
 class RetryState:
     """The bookkeeping of one operation's attempts. ``next_delay`` says whether to go again."""
 
-    __slots__ = ("_started", "_waited", "attempt", "policy")
+    __slots__ = ("_started", "_waited", "attempt", "maybe_applied", "policy")
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
         self.attempt = 1
         self._started = time.monotonic()
         self._waited = 0.0  # waits that injected sleeps did not really spend
+        #: an earlier attempt may have been carried out (5xx, read timeout, broken connection);
+        #: the client sets it
+        self.maybe_applied = False
 
     def next_delay(self, error: TerraAuthError) -> float | None:
         """Seconds to wait before the next attempt, or None to raise ``error`` now."""

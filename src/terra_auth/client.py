@@ -30,6 +30,7 @@ from terra_auth.errors import (
     AuthenticationError,
     ConfigurationError,
     GoneError,
+    NotFoundError,
     RateLimitedError,
     ServerError,
     TerraApiError,
@@ -62,6 +63,19 @@ _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 #: httpx writes a POST's headers and body in separate sends; TCP_NODELAY keeps the body from
 #: waiting for the ACK of the headers (Nagle), as urllib3 and curl do by default.
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def _applied_before(call: Call[Any], state: RetryState, error: TerraAuthError) -> bool:
+    """A 404 on a retried deauth whose earlier attempt may have gone through: it did."""
+    return call.missing_ok_after_retry and state.maybe_applied and isinstance(error, NotFoundError)
+
+
+def _may_have_reached_terra(error: TerraAuthError, cause: BaseException | None) -> bool:
+    """Whether a failed attempt may still have been carried out by Terra."""
+    if isinstance(error, ServerError):
+        return True
+    not_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    return cause is not None and not isinstance(cause, not_sent)
 
 
 class _Base:
@@ -208,12 +222,13 @@ class TerraClient(_Base):
                 cause = exc
             else:
                 error = error_for_response(response, call, self.credentials)
-                if error is None:
+                if error is None or _applied_before(call, state, error):
                     return call.parse(response)
             assert error is not None
             delay = state.next_delay(error)
             if delay is None:
                 raise error from cause
+            state.maybe_applied |= _may_have_reached_terra(error, cause)
             log.info(
                 "%s: %s; retry %d of %d in %.2f s",
                 call.operation, error, state.attempt - 1, state.policy.attempts - 1, delay,
@@ -381,12 +396,13 @@ class AsyncTerraClient(_Base):
                 cause = exc
             else:
                 error = error_for_response(response, call, self.credentials)
-                if error is None:
+                if error is None or _applied_before(call, state, error):
                     return call.parse(response)
             assert error is not None
             delay = state.next_delay(error)
             if delay is None:
                 raise error from cause
+            state.maybe_applied |= _may_have_reached_terra(error, cause)
             log.info(
                 "%s: %s; retry %d of %d in %.2f s",
                 call.operation, error, state.attempt - 1, state.policy.attempts - 1, delay,

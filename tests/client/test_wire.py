@@ -248,3 +248,27 @@ def test_html_200_means_a_wrong_base_url(client) -> None:
     with pytest.raises(TerraApiError) as info:
         client.list_integrations()
     assert "TERRA_API_BASE_URL" in (info.value.hint or "")
+
+
+@respx.mock
+def test_deauth_retried_after_a_read_timeout_treats_404_as_done(client) -> None:
+    route = respx.delete(f"{BASE}/auth/deauthenticateUser").mock(
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.Response(404, json={"detail": "user not found"}),
+        ]
+    )
+    client.deauthenticate_user("u-1")  # the first attempt went through; the user is gone
+    assert route.call_count == 2
+
+
+@respx.mock
+def test_deauth_404_after_a_connect_failure_is_still_not_found(client) -> None:
+    respx.delete(f"{BASE}/auth/deauthenticateUser").mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(404, json={"detail": "user not found"}),
+        ]
+    )
+    with pytest.raises(NotFoundError):
+        client.deauthenticate_user("u-1")
