@@ -232,6 +232,7 @@ def webhook_router(
     # FastAPI resolves string annotations in this module's globals, where fastapi is not
     # imported (so that the Flask adapter works without it): give it the real class.
     receive_terra_webhook.__annotations__["request"] = Request
+    receive_terra_webhook.__annotations__["return"] = JSONResponse  # else /openapi.json fails
     router.add_api_route(
         path, receive_terra_webhook, methods=["POST"], summary="Receive a signed Terra webhook"
     )
