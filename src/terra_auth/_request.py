@@ -40,6 +40,7 @@ __all__ = [
     "Call",
     "auth_headers",
     "error_for_response",
+    "parse_answer",
     "read_json",
     "terra_message_from",
     "transport_error",
@@ -236,6 +237,25 @@ def read_json(response: httpx.Response, call: Call[Any]) -> Any:
             method=call.method,
             path=response.request.url.path,
             hint=_base_url_hint(call, url),
+        ) from None
+
+
+def parse_answer(response: httpx.Response, call: Call[T]) -> T:
+    """``call.parse(response)``; an answer that does not fit the models is a TerraApiError."""
+    from pydantic import ValidationError
+
+    try:
+        return call.parse(response)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))[:200]
+        raise TerraApiError(
+            f"Terra's answer to {call.operation} has unexpected fields ({fields})",
+            status_code=response.status_code,
+            trace_id=response.headers.get("x-terra-trace-id"),
+            method=call.method,
+            path=response.request.url.path,
+            hint="check the base URL points at Terra's data API; if it does, Terra changed "
+            "its answer: report it with the trace id",
         ) from None
 
 

@@ -23,7 +23,13 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from terra_auth import _operations as ops
-from terra_auth._request import Call, auth_headers, error_for_response, transport_error
+from terra_auth._request import (
+    Call,
+    auth_headers,
+    error_for_response,
+    parse_answer,
+    transport_error,
+)
 from terra_auth._retry import RetryPolicy, RetryState
 from terra_auth.environments import Environment, TerraCredentials
 from terra_auth.errors import (
@@ -223,7 +229,7 @@ class TerraClient(_Base):
             else:
                 error = error_for_response(response, call, self.credentials)
                 if error is None or _applied_before(call, state, error):
-                    return call.parse(response)
+                    return parse_answer(response, call)
             assert error is not None
             delay = state.next_delay(error)
             if delay is None:
@@ -397,7 +403,7 @@ class AsyncTerraClient(_Base):
             else:
                 error = error_for_response(response, call, self.credentials)
                 if error is None or _applied_before(call, state, error):
-                    return call.parse(response)
+                    return parse_answer(response, call)
             assert error is not None
             delay = state.next_delay(error)
             if delay is None:

@@ -90,7 +90,7 @@ class Integration(_Model):
     setup: str | None = None
     enabled: bool | None = None
     sdk_only: bool = False
-    types: dict[str, bool] | None = None
+    types: dict[str, Any] | None = None
 
 
 class TerraUser(_Model):
@@ -109,6 +109,17 @@ class TerraUser(_Model):
     def _scopes_as_text(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
+        return value
+
+    @field_validator("created_at", "last_webhook_update", mode="before")
+    @classmethod
+    def _lenient_time(cls, value: Any) -> Any:
+        """A timestamp Terra spells oddly becomes None rather than failing the whole list."""
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
         return value
 
     @property

@@ -272,3 +272,20 @@ def test_deauth_404_after_a_connect_failure_is_still_not_found(client) -> None:
     )
     with pytest.raises(NotFoundError):
         client.deauthenticate_user("u-1")
+
+
+@respx.mock
+def test_an_answer_that_does_not_fit_is_a_terra_api_error(client) -> None:
+    respx.get(f"{BASE}/userInfo").respond(json=[{"user_id": "u1"}])  # no provider
+    with pytest.raises(TerraApiError) as info:
+        client.find_users("r")
+    assert "provider" in str(info.value) and info.value.hint
+
+
+@respx.mock
+def test_odd_timestamps_do_not_fail_a_user_list(client) -> None:
+    respx.get(f"{BASE}/userInfo").respond(
+        json=[{"user_id": "u1", "provider": "OURA", "created_at": "yesterday-ish"}]
+    )
+    (user,) = client.find_users("r")
+    assert user.created_at is None
