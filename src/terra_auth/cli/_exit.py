@@ -70,7 +70,7 @@ def run_main(command: click.Command, argv: list[str] | None = None) -> NoReturn:
     from terra_auth.errors import TerraAuthError
 
     try:
-        command.main(args=argv, prog_name="terra-auth", standalone_mode=False)
+        result = command.main(args=argv, prog_name="terra-auth", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("cancelled", err=True)
         sys.exit(EXIT_CANCELLED)
@@ -92,4 +92,5 @@ def run_main(command: click.Command, argv: list[str] | None = None) -> NoReturn:
             code=EXIT_INTERNAL,
             hint="run again with TERRA_AUTH_DEBUG=1 to see the traceback, and report it",
         )
-    sys.exit(EXIT_OK)
+    # with standalone_mode=False, click returns ctx.exit(code)'s code instead of exiting
+    sys.exit(result if isinstance(result, int) else EXIT_OK)
