@@ -304,3 +304,13 @@ def test_concurrent_deliveries_are_applied_exactly_once(store, signer, make_even
     assert store.count_events() == 200
     assert len(store.all_connections()) == 200
     assert all(c.status == "connected" for c in store.all_connections())
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://a:pw@h/db", "postgresql://a@h:5433/db", "postgresql+psycopg://a@h/db"]
+)
+def test_postgresql_urls_use_psycopg_3(url):
+    from terra_auth.store._urls import normalize_url
+
+    assert normalize_url(url).drivername == "postgresql+psycopg"
+    assert Store(url).dialect == "postgresql"  # no connection is made until used

@@ -18,7 +18,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -33,12 +32,24 @@ from terra_auth.errors import InvalidRequestError
 from terra_auth.secret import get_logger, mask
 from terra_auth.store import _sqlite_fast
 from terra_auth.store._errors import StoreUnavailable
+from terra_auth.store._records import (
+    HEADERS_KEPT,
+    IngestResult,
+    ReplayResult,
+    StoredEvent,
+    _canonical,
+    _involved,
+    _primary_user,
+    _row_values,
+    _to_state,
+    delivery_key,
+)
 from terra_auth.store._urls import DEFAULT_DATABASE_URL, mask_url, normalize_url
 from terra_auth.store.models import ConnectionRow, IdempotencyRow, WebhookEventRow
 
 if TYPE_CHECKING:
     from terra_auth.webhooks import VerifiedWebhook
-    from terra_auth.webhooks.lifecycle import ConnectionChange, ConnectionState
+    from terra_auth.webhooks.lifecycle import ConnectionState
 
 __all__ = ["IngestResult", "ReplayResult", "Store", "StoredEvent"]
 
@@ -48,53 +59,10 @@ _connections = cast(sa.Table, ConnectionRow.__table__)
 _events = cast(sa.Table, WebhookEventRow.__table__)
 _idempotency = cast(sa.Table, IdempotencyRow.__table__)
 
-#: delivery headers kept with each event (lower-case names); never the signature itself
-HEADERS_KEPT = (
-    "x-terra-trace-id",
-    "terra-reference",
-    "x-terra-ordering-timestamp",
-    "content-type",
-    "user-agent",
-)
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x7465727261  # "terra": one PostgreSQL advisory lock for migrations
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What :meth:`Store.ingest` did: ``duplicate`` deliveries have no effect."""
-
-    duplicate: bool
-    changes: tuple[ConnectionChange, ...] = ()
-    event_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    """What :meth:`Store.replay_events` did."""
-
-    events: int
-    changes: int
-    connections_written: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """A stored webhook event (``raw_body`` is exactly the bytes Terra signed)."""
-
-    id: int
-    trace_id: str
-    canonical_trace_id: str
-    environment: str
-    type: str
-    terra_user_id: str | None
-    raw_body: bytes = field(repr=False)
-    headers: dict[str, str]
-    signed_at: datetime | None
-    received_at: datetime
-    applied_at: datetime | None
 
 
 class _Duplicate(Exception):
@@ -103,88 +71,6 @@ class _Duplicate(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _canonical(trace_id: str) -> str:
-    from terra_auth.webhooks.lifecycle import canonical_trace_id
-
-    return str(canonical_trace_id(trace_id))
-
-
-def delivery_key(trace_id: str | None, body: bytes) -> str:
-    """The idempotency key of a delivery: the trace id as Terra sent it, chunk number
-    included (each chunk carries different data); without a trace id, the body's SHA-256.
-
-    >>> delivery_key("abc:chunk:2", b"{}")
-    'abc:chunk:2'
-    >>> delivery_key(None, b"{}")[:7]
-    'sha256:'
-    """
-    from terra_auth.webhooks.lifecycle import dedup_key
-
-    return str(dedup_key(trace_id, body))[:255]
-
-
-def _involved(raw: Any) -> tuple[set[str], set[str]]:
-    """Terra user ids and reference ids an event body mentions (any event shape)."""
-    users: set[str] = set()
-    refs: set[str] = set()
-    if not isinstance(raw, Mapping):
-        return users, refs
-    if isinstance(raw.get("reference_id"), str):
-        refs.add(raw["reference_id"])
-    for key in ("user", "new_user", "old_user"):
-        obj = raw.get(key)
-        if isinstance(obj, Mapping):
-            if isinstance(obj.get("user_id"), str) and obj["user_id"]:
-                users.add(obj["user_id"])
-            if isinstance(obj.get("reference_id"), str):
-                refs.add(obj["reference_id"])
-    if isinstance(raw.get("user_id"), str) and raw["user_id"]:
-        users.add(raw["user_id"])
-    refs.discard("")
-    refs.discard("null")
-    return users, refs
-
-
-def _primary_user(raw: Any) -> str | None:
-    if isinstance(raw, Mapping):
-        for key in ("user", "new_user"):
-            obj = raw.get(key)
-            if isinstance(obj, Mapping) and isinstance(obj.get("user_id"), str):
-                return str(obj["user_id"])[:128]
-    return None
-
-
-def _to_state(row: Any) -> ConnectionState:
-    from terra_auth.webhooks.lifecycle import ConnectionState
-
-    scopes = frozenset(s for s in (row.scopes or "").split(",") if s)
-    return ConnectionState(
-        terra_user_id=row.terra_user_id,
-        reference_id=row.reference_id,
-        provider=row.provider,
-        environment=Environment.parse(row.environment),
-        status=row.status,
-        scopes=scopes,
-        connected_at=row.connected_at,
-        updated_at=row.updated_at,
-        last_event_at=row.last_event_at,
-    )
-
-
-def _row_values(state: ConnectionState) -> dict[str, Any]:
-    return {
-        "terra_user_id": state.terra_user_id,
-        "reference_id": state.reference_id,
-        "provider": state.provider,
-        "environment": str(state.environment),
-        "status": str(state.status),
-        "scopes": ",".join(sorted(state.scopes)),
-        "connected_at": state.connected_at,
-        "updated_at": state.updated_at or _now(),
-        "last_event_at": state.last_event_at,
-    }
 
 
 class Store:

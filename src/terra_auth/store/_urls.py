@@ -52,8 +52,8 @@ def normalize_url(database_url: str) -> URL:
         ) from exc
     if url.password:
         Secret(str(url.password))  # registered, so logs mask it
-    backend = url.get_backend_name()
-    driver = url.get_driver_name()
+    # from the text, not the dialect registry (which does not know ``postgres://``)
+    backend, _, driver = url.drivername.partition("+")
     if backend in ("postgres", "postgresql"):
         if driver not in ("", "psycopg", "postgres", "postgresql"):
             raise ConfigurationError(
