@@ -149,3 +149,27 @@ def test_mobile_token_can_connect_an_sdk_provider_after_the_widget(service, emul
         headers=as_user("alice"),
     )
     assert "data-outcome=unconfirmed" in page.text and "APPLE" not in page.text
+
+
+def test_keep_alive_requests_are_not_delayed_by_nagle(service):
+    # sockets bound without proto=IPPROTO_TCP lose asyncio's TCP_NODELAY: ~40 ms per request
+    import statistics
+    import time
+
+    service.http.get("/terra/health")
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        assert service.http.get("/terra/health").status_code == 200
+        times.append(time.perf_counter() - started)
+    assert statistics.median(times) < 0.02, times
+
+
+def test_openapi_describes_the_endpoints(service):
+    schema = service.http.get("/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/terra/widget-session", "/terra/mobile-token", "/terra/connections",
+                 "/terra/connections/{terra_user_id}", "/terra/webhooks"):
+        assert path in paths
+    assert "/terra/connected" not in paths  # HTML pages are not API

@@ -59,7 +59,7 @@ class ServiceSettings:
     """Everything the service needs besides Terra credentials. Immutable; no secret shown."""
 
     environments: tuple[Environment, ...] = (Environment.TESTING,)
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     public_url: str = "http://127.0.0.1:8000"
     success_url: str | None = None
     failure_url: str | None = None
