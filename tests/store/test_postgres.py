@@ -200,3 +200,45 @@ def test_a_database_outage_during_a_burst_loses_nothing(pg_cluster, pg_store, se
     assert len({e.trace_id for e in pg_store.events()}) == burst
     refs = {c.reference_id for c in pg_store.all_connections() if c.status == "connected"}
     assert refs == {f"burst-{i}" for i in range(burst)}
+
+
+def test_a_password_in_the_database_url_never_shows(pg_cluster, pg_store, caplog):
+    """Canary: success and failure paths of the CLI and the store with a password in the URL."""
+    import logging
+
+    canary = f"pw-canary-{os.getpid()}-x7q"
+    database = pg_store.url.database
+    good = f"postgresql://terra:{canary}@127.0.0.1:{pg_cluster.port}/{database}"  # trust auth
+    bad = f"postgresql://terra:{canary}@127.0.0.1:1/{database}"
+    outputs = []
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    for args in (
+        ["db", "upgrade", "--database-url", good],
+        ["db", "current", "--database-url", good],
+        ["events", "replay", "--database-url", good],
+        ["db", "upgrade", "--database-url", bad],
+        ["events", "replay"],
+    ):
+        run_env = dict(env, DATABASE_URL=good) if "--database-url" not in args else env
+        result = subprocess.run(
+            [sys.executable, "-m", "terra_auth", *args],
+            capture_output=True,
+            text=True,
+            env=run_env,
+            timeout=60,
+        )
+        outputs.append(result.stdout + result.stderr)
+    assert "revision 0001_initial (head)" in outputs[0]
+    assert "unavailable" in outputs[3] and "hint:" in outputs[3]
+    with caplog.at_level(logging.DEBUG):
+        store = Store(good)
+        store.upgrade()
+        outputs.append(repr(store) + str(store.current_revision()))
+        store.close()
+        with pytest.raises(Exception) as info:
+            Store(bad, connect_timeout=2).ping()
+        outputs.append(str(info.value) + repr(info.value))
+    outputs.extend(r.getMessage() for r in caplog.records)
+    text = "\n".join(outputs)
+    assert canary not in text
+    assert "terra:***@" in text
