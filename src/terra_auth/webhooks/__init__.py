@@ -43,8 +43,10 @@ from terra_auth.webhooks.lifecycle import (
 )
 from terra_auth.webhooks.signature import (
     DEFAULT_TOLERANCE,
+    VerifiedSignature,
     VerifiedWebhook,
     sign_webhook,
+    verify_signature,
     verify_webhook,
 )
 
@@ -70,6 +72,7 @@ __all__ = [
     "S3PayloadEvent",
     "TerraEvent",
     "UserReauthEvent",
+    "VerifiedSignature",
     "VerifiedWebhook",
     "WebhookEvent",
     "apply_changes",
@@ -78,5 +81,6 @@ __all__ = [
     "parse_event",
     "reduce_event",
     "sign_webhook",
+    "verify_signature",
     "verify_webhook",
 ]

@@ -28,6 +28,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import from_json
 
 from terra_auth.errors import WebhookVerificationError
 
@@ -320,6 +321,19 @@ def _invalid(message: str) -> WebhookVerificationError:
     return error
 
 
+def _loads(data: bytes | bytearray | str) -> Any:
+    """JSON via pydantic-core (Rust, about 1.5x faster than ``json``), falling back to the
+    standard library for what it refuses but ``json`` reads (a BOM, lone surrogate escapes)."""
+    try:
+        return from_json(data)
+    except ValueError:
+        pass
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _invalid("the body is not valid JSON") from exc
+
+
 def parse_event(data: bytes | str | Mapping[str, Any]) -> WebhookEvent:
     """Parse a (verified) webhook body into its typed event.
 
@@ -328,10 +342,7 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> WebhookEvent:
     field (the message names the field, never its value).
     """
     if isinstance(data, bytes | bytearray | str):
-        try:
-            data = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise _invalid("the body is not valid JSON") from exc
+        data = _loads(data)
     if not isinstance(data, Mapping):
         raise _invalid("the body is not a JSON object")
     raw = data if isinstance(data, dict) else dict(data)
