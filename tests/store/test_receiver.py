@@ -189,3 +189,28 @@ def test_handle_webhook_core_without_http(store, signer, make_event):
         body, headers, secrets=signer.secrets["testing"], store=store, max_body_bytes=LIMIT
     )
     assert bare_secret.status_code == 401 and bare_secret.body == {"error": "no_environment"}
+
+
+def test_a_captured_delivery_replayed_later_is_401_and_changes_nothing(
+    receiver, store, signer, make_event
+):
+    """An attacker re-sends a genuine delivery (same body and signature) after the tolerance."""
+    body, headers = signer.delivery(make_event("auth", "u-cap", "ref-cap"), trace_id="captured")
+    assert post(receiver, body, headers).json()["duplicate"] is False
+    headers["X-Terra-Trace-Id"] = "a-new-trace-id"  # even disguised as a new delivery
+    later = handle_webhook(
+        body,
+        headers,
+        secrets=signer.secrets,
+        store=store,
+        max_body_bytes=LIMIT,
+        now=time.time() + 301,
+    )
+    assert later.status_code == 401 and later.body == {"error": "too_old"}
+    assert store.count_events() == 1
+    # inside the window the trace id (not covered by the signature) decides: a new id is a new
+    # delivery and is stored, but the reducer is idempotent, so the connection does not change
+    before = store.all_connections()
+    assert post(receiver, body, headers).status_code == 200
+    assert store.count_events() == 2
+    assert store.all_connections() == before
