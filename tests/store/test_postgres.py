@@ -242,3 +242,27 @@ def test_a_password_in_the_database_url_never_shows(pg_cluster, pg_store, caplog
     text = "\n".join(outputs)
     assert canary not in text
     assert "terra:***@" in text
+
+
+def test_replay_on_postgresql_rebuilds_the_same_rows(pg_store, signer, make_event):
+    from terra_auth.webhooks import verify_webhook
+
+    for i, payload in enumerate(
+        [
+            make_event("auth", "p-1", "r-p"),
+            make_event("auth", "p-2", "r-q"),
+            make_event("access_revoked", "p-2", "r-q"),
+            make_event("user_reauth", "p-3", "r-p", old_user_id="p-1"),
+        ]
+    ):
+        body, headers = signer.delivery(payload, trace_id=f"pg-{i}")
+        pg_store.ingest(
+            verify_webhook(body, headers, signer.secrets),
+            received_at=datetime(2026, 7, 1, tzinfo=UTC) + timedelta(seconds=i),
+        )
+    expected = pg_store.all_connections()
+    with pg_store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM connections"))
+    assert pg_store.replay_events().connections_written == len(expected) == 2
+    assert pg_store.all_connections() == expected
+    assert pg_store.replay_events().connections_written == 0

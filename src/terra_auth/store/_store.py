@@ -618,7 +618,7 @@ class Store:
         The reducer folds every stored event from an empty state (events it does not know
         change nothing); the connections touched by events received at or after ``since``
         (all of them when ``since`` is None) are rewritten from the result. Running it twice
-        gives the same rows.
+        gives the same rows. New deliveries wait while it runs (one write transaction).
         """
         from terra_auth.webhooks import parse_event
         from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
@@ -636,6 +636,8 @@ class Store:
             .execution_options(yield_per=200)
         )
         with self._translate_errors(), self._write() as conn:
+            if self.dialect == "postgresql":  # ingest waits (its insert conflicts) until done
+                conn.execute(sa.text("LOCK TABLE idempotency IN SHARE ROW EXCLUSIVE MODE"))
             for row in conn.execute(query):
                 try:
                     event = parse_event(row.raw_body)
