@@ -423,6 +423,10 @@ class Emulator:
                 for u in self.engine.state.users.values()
             ]
 
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate()`` holds; re-checked after every webhook attempt."""
+        return self.engine.dispatcher.wait(predicate, timeout)
+
     def wait_for_deliveries(
         self,
         n: int,
