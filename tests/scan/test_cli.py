@@ -156,3 +156,47 @@ def test_export_gitleaks_prints_valid_toml(terra_auth_cli: CliRun) -> None:
     assert run.returncode == 0
     config = tomllib.loads(run.stdout)
     assert {r.id for r in RULES} <= {rule["id"] for rule in config["rules"]}
+
+
+def test_progress_is_shown_on_a_terminal_for_large_trees_only(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    for n in range(2100):
+        (tmp_path / f"f{n}.txt").write_text("nothing to see\n")
+
+    def stderr_of(use_tty: bool) -> str:
+        if not use_tty:
+            run = subprocess.run(
+                [sys.executable, "-m", "terra_auth", "scan", str(tmp_path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            return run.stderr
+        master, slave = pty.openpty()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "terra_auth", "scan", str(tmp_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=slave,
+            )
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            assert process.wait(timeout=60) == 0
+        finally:
+            os.close(master)
+        return b"".join(chunks).decode()
+
+    assert "2000 files scanned..." in stderr_of(True)
+    assert stderr_of(False) == ""

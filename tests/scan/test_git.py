@@ -86,3 +86,8 @@ def test_outside_a_repository_is_a_clear_error(tmp_path: Path, terra_auth_cli: C
     assert run.returncode == 3
     assert "not a git repository" in run.stderr and "hint:" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_file_path_selects_its_repository(repo: Path, terra_auth_cli: CliRun) -> None:
+    run = terra_auth_cli("scan", "--git-history", str(repo / "README.md"))
+    assert run.returncode == 0 and "no Terra credentials found" in run.stdout

@@ -228,6 +228,13 @@ def scan_paths(
 # -- git ------------------------------------------------------------------------------------
 
 
+def _repo_top(repo: str | Path) -> Path:
+    start = Path(repo)
+    if start.is_file():
+        start = start.parent
+    return Path(_git(start, "rev-parse", "--show-toplevel").strip())
+
+
 def _git(repo: Path, *args: str) -> str:
     try:
         completed = subprocess.run(  # noqa: S603 (fixed git arguments, no shell)
@@ -306,7 +313,7 @@ def scan_git_history(
     A blob is reported at the oldest commit that added it, so a key that was added and later
     deleted is still found.
     """
-    top = Path(_git(Path(repo), "rev-parse", "--show-toplevel").strip())
+    top = _repo_top(repo)
     log = _git(top, "log", "--all", "-m", "--no-renames", "--raw", "--no-abbrev", "--format=@%H")
     introduced: dict[str, tuple[str, str]] = {}
     commit = ""
@@ -338,7 +345,7 @@ def scan_git_history(
 
 def scan_staged(repo: str | Path = ".", *, max_bytes: int = DEFAULT_MAX_BYTES) -> ScanResult:
     """Scan the staged content (the index) of every file added or changed in it."""
-    top = Path(_git(Path(repo), "rev-parse", "--show-toplevel").strip())
+    top = _repo_top(repo)
     names = _git(top, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z").split("\0")
     paths = [name for name in names if name]
     result = ScanResult()
