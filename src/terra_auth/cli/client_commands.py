@@ -60,7 +60,12 @@ def _redirect_options(func: F) -> F:
 @click.option("--sdk/--no-sdk", default=None, help="Include (or leave out) SDK-only providers.")
 @json_option
 def list_integrations(env: str | None, detailed: bool, sdk: bool | None, as_json: bool) -> None:
-    """List the providers Terra offers."""
+    """List the providers Terra offers.
+
+    \b
+    Example:
+      terra-auth list-integrations --detailed --json
+    """
     with _client(env) as client:
         items = client.list_integrations(detailed=detailed, sdk=sdk)
     if as_json:
@@ -95,7 +100,14 @@ def generate_widget_session(
     show_disconnect: bool | None,
     as_json: bool,
 ) -> None:
-    """Create a hosted-widget URL (valid 15 minutes)."""
+    """Create a hosted-widget URL (valid 15 minutes); prints the URL.
+
+    \b
+    Example:
+      terra-auth generate-widget-session --env staging --reference-id user-42 \\
+        --success-url https://app.example.com/ok --failure-url https://app.example.com/failed \\
+        --provider FITBIT --provider GARMIN
+    """
     with _client(env) as client:
         session = client.generate_widget_session(
             reference_id,
@@ -120,7 +132,12 @@ def generate_widget_session(
 @click.option("--reference-id", default=None, metavar="ID", help="Bind the token to this user.")
 @json_option
 def generate_mobile_token(env: str | None, reference_id: str | None, as_json: bool) -> None:
-    """Create a mobile-SDK token (3 minutes, single use)."""
+    """Create a mobile-SDK token (3 minutes, single use); prints the token.
+
+    \b
+    Example:
+      terra-auth generate-mobile-token --env staging --reference-id user-42
+    """
     with _client(env) as client:
         token = client.generate_mobile_token(reference_id=reference_id)
     if as_json:
@@ -148,7 +165,13 @@ def authenticate_user(
     language: str | None,
     as_json: bool,
 ) -> None:
-    """Create a provider login link for one provider."""
+    """Create a provider login link for one provider; prints the link.
+
+    \b
+    Example:
+      terra-auth authenticate-user --provider FITBIT --reference-id user-42 \\
+        --success-url https://app.example.com/ok --failure-url https://app.example.com/failed
+    """
     with _client(env) as client:
         link = client.authenticate_user(
             resource, reference_id, success_url, failure_url, language=language
@@ -166,7 +189,12 @@ def authenticate_user(
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation in production.")
 @json_option
 def deauthenticate_user(env: str | None, user_id: str, yes: bool, as_json: bool) -> None:
-    """Disconnect a Terra user (asks first in production unless --yes)."""
+    """Disconnect a Terra user (asks first in production unless --yes).
+
+    \b
+    Example:
+      terra-auth deauthenticate-user --env production --yes 3f2a9c1e-...
+    """
     from terra_auth.environments import Environment
 
     with _client(env) as client:
@@ -195,7 +223,12 @@ def _user_rows(users: Iterable[TerraUser]) -> list[list[Any]]:
 @click.option("--user-id", default=None, metavar="ID", help="Only this Terra user.")
 @json_option
 def users(env: str | None, reference_id: str | None, user_id: str | None, as_json: bool) -> None:
-    """Look up Terra users (all, by reference id or by user id)."""
+    """Look up Terra users (all, by reference id or by user id).
+
+    \b
+    Example:
+      terra-auth users --env staging --reference-id user-42 --json
+    """
     with _client(env) as client:
         if user_id is not None:
             found = [client.get_user(user_id)]
