@@ -136,3 +136,11 @@ def test_rules_are_unique_and_name_their_secret_group() -> None:
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
     assert all(r.secret_group >= 1 for r in RULES)
+
+
+def test_environment_from_file_name_only_for_config_files() -> None:
+    key = fake_api_key()
+    assert scan_text(f"TERRA_API_KEY={key}", "config/production.yaml")[0].environment == (
+        Environment.PRODUCTION
+    )
+    assert scan_text(f'TERRA_API_KEY = "{key}"', "tests/test_client.py")[0].environment is None

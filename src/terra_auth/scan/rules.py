@@ -207,6 +207,7 @@ CONTEXT_PATTERN = (
 )
 _CONTEXT = re.compile(CONTEXT_PATTERN)
 _DOTENV_CONTEXT = re.compile(r"(?i)terra")
+_ENV_NAMES = frozenset(_ENV_WORDS.split("|"))
 _ENV_IN_WORDS = re.compile(rf"(?i)(?:^|[^a-z])({_ENV_WORDS})(?:$|[^a-z])")
 #: names that hold something about a key rather than the key itself
 NOT_A_SECRET_NAME_PATTERN = (
@@ -338,6 +339,14 @@ def _basename(path: str) -> str:
     return posixpath.basename(path.replace("\\", "/"))
 
 
+def _file_environment(path: str) -> Environment | None:
+    """The environment a config file is named for: ``.env.terra.staging``, ``production.yaml``."""
+    for part in re.split(r"[._-]", _basename(path).lower()):
+        if part in _ENV_NAMES:
+            return Environment.parse(part)
+    return None
+
+
 def _is_dotenv(path: str) -> bool:
     name = _basename(path).lower()
     return name.startswith(".env") or name.endswith(".env")
@@ -438,7 +447,7 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
     has_key = any(c.match.kind in (KIND_API_KEY, KIND_SIGNING_SECRET) for c in kept)
     kept = [c for c in kept if not c.weak or has_key]
     has_dev_id = any(c.match.kind == KIND_DEV_ID for c in kept)
-    file_env = environment_from_words(_basename(path)) if path else None
+    file_env = _file_environment(path) if path and not code else None
     results: list[RuleMatch] = []
     for c in kept:
         m = c.match
