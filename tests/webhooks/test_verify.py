@@ -269,3 +269,69 @@ def test_many_distinct_secrets_do_not_grow_the_cache_without_bound() -> None:
     for i in range(600):
         sign_webhook(BODY, f"{SECRET}-{i}", timestamp=NOW)
     assert len(signature._template_cache) <= 256
+
+
+def test_verify_signature_checks_without_parsing() -> None:
+    from terra_auth.webhooks import verify_signature
+
+    body = b"not json at all"
+    header = sign_webhook(body, SECRET, timestamp=NOW)
+    checked = verify_signature(
+        body, {"X-Terra-Signature": header, "X-Terra-Trace-Id": "t-9"}, SECRET, now=NOW
+    )
+    assert checked.body == body
+    assert checked.timestamp == NOW
+    assert checked.signed_at == datetime.fromtimestamp(NOW, UTC)
+    assert checked.trace_id == "t-9"
+    assert checked.environment is None
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify_webhook(body, header, SECRET, now=NOW)
+    assert caught.value.reason == "invalid_body"
+
+
+def test_caches_never_serve_a_changed_secret_map() -> None:
+    """The fast path caches keys per immutable item; a mutated dict or list is re-read."""
+    secrets: dict[str, object] = {"staging": STAGING_SECRET, "production": PRODUCTION_SECRET}
+    prod_header = sign_webhook(BODY, PRODUCTION_SECRET, timestamp=NOW)
+    for _ in range(3):  # warm every cache
+        assert (
+            verify_webhook(BODY, prod_header, secrets, now=NOW).environment
+            is Environment.PRODUCTION
+        )
+    secrets["production"] = TESTING_SECRET  # production's secret rotated in place
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify_webhook(BODY, prod_header, secrets, now=NOW)
+    assert caught.value.reason == "bad_signature"
+    secrets["testing"] = PRODUCTION_SECRET  # the same value now belongs to another environment
+    assert verify_webhook(BODY, prod_header, secrets, now=NOW).environment is Environment.TESTING
+
+    listed = [OLD_SECRET, SECRET]
+    assert verify_webhook(BODY, GOOD, listed, now=NOW).body == BODY
+    listed.remove(SECRET)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(BODY, GOOD, listed, now=NOW)
+
+
+def test_fast_path_respects_not_after_on_every_call() -> None:
+    deadline = datetime.fromtimestamp(NOW, UTC)
+    rotating = {"staging": [SigningSecret(Secret(OLD_SECRET), not_after=deadline), STAGING_SECRET]}
+    header = sign_webhook(BODY, OLD_SECRET, timestamp=NOW)
+    assert verify_webhook(BODY, header, rotating, now=NOW).environment is Environment.STAGING
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify_webhook(BODY, header, rotating, now=NOW + 1)
+    assert caught.value.reason == "expired_secret"
+
+
+def test_environment_keys_as_load_all_environments_returns_them() -> None:
+    secrets = {Environment.STAGING: STAGING_SECRET, Environment.PRODUCTION: PRODUCTION_SECRET}
+    header = sign_webhook(BODY, PRODUCTION_SECRET, timestamp=NOW)
+    for _ in range(2):
+        assert verify_webhook(BODY, header, secrets, now=NOW).environment is Environment.PRODUCTION
+
+
+def test_several_v1_and_the_item_cache_is_bounded() -> None:
+    from terra_auth.webhooks import signature
+
+    for i in range(300):
+        verify_webhook(BODY, GOOD, [f"{SECRET}-{i}", SECRET], now=NOW)
+    assert len(signature._item_cache) <= 256

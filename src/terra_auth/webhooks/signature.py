@@ -186,18 +186,24 @@ def _not_after(moment: datetime | None) -> float | None:
     return moment.timestamp()
 
 
-_item_cache: dict[tuple[Any, Environment | None], tuple[Any, tuple[_Key, ...]]] = {}
+_item_cache: dict[tuple[Any, str | None], tuple[Any, tuple[_Key, ...]]] = {}
 
 
-def _slot(item: Any, environment: Environment | None) -> tuple[Any, Environment | None]:
-    """Cache slot of a secret item: a str by value, anything else by identity."""
-    return (item, environment) if type(item) is str else (id(item), environment)
+def _slot(item: Any, tag: Any) -> tuple[Any, Any]:
+    """Cache slot of a secret item: a str by value, anything else by identity. ``tag`` is the
+    mapping key the item came under (so the hot loop needs one lookup per entry), else the
+    environment's plain value (hashing an Enum member runs Python code) or ``None``."""
+    return (item, tag) if type(item) is str else (id(item), tag)
 
 
-def _expand(item: Any, environment: Environment | None) -> tuple[_Key, ...]:
+def _tag(environment: Environment | None) -> str | None:
+    return None if environment is None else environment._value_
+
+
+def _expand(item: Any, environment: Environment | None, tag: Any = None) -> tuple[_Key, ...]:
     """The keys of one secret item; cached for immutable items (str, Secret, SigningSecret,
     TerraCredentials), so a call costs one dict lookup per item."""
-    slot = _slot(item, environment)
+    slot = _slot(item, tag if tag is not None else _tag(environment))
     found = _item_cache.get(slot)
     if found is not None and (found[0] is item or type(item) is str):
         return found[1]
@@ -382,17 +388,21 @@ def _fast_match(secrets: Any, t: str, raw: bytes, signature: bytes) -> _Key | No
     ``None`` sends the caller to :func:`_check_signature` (which also explains a failure)."""
     msg = t.encode() + b"."
     if type(secrets) is not dict:
-        found = _fast_item(secrets, None, msg, raw, signature)
-        return None if found is _MISS else found
-    for name, item in secrets.items():
-        environment = _env_cache.get(name)
-        if environment is None:
+        single = _fast_item(secrets, None, msg, raw, signature)
+        return None if single is _MISS else single
+    for name, item in secrets.items():  # inlined _fast_item: this loop is the hot path
+        found = _item_cache.get((item, name) if type(item) is str else (id(item), name))
+        if found is None or (found[0] is not item and type(item) is not str):
             return None
-        found = _fast_item(item, environment, msg, raw, signature)
-        if found is _MISS:
-            return None
-        if found is not None:
-            return found
+        key: _Key
+        for key in found[1]:
+            if key.not_after is not None:
+                return None
+            mac = key.template.copy()
+            mac.update(msg)
+            mac.update(raw)
+            if hmac.compare_digest(signature, mac.hexdigest().encode()):
+                return key
     return None
 
 
@@ -402,8 +412,7 @@ _MISS = _Key(None, None, None)  # "not cached or may expire": take the full chec
 def _fast_item(
     item: Any, environment: Environment | None, msg: bytes, raw: bytes, signature: bytes
 ) -> _Key | None:
-    slot = (item, environment) if type(item) is str else (id(item), environment)
-    found = _item_cache.get(slot)
+    found = _item_cache.get(_slot(item, _tag(environment)))
     if found is None or (found[0] is not item and type(item) is not str):
         return _MISS
     for key in found[1]:
@@ -429,7 +438,7 @@ def _check_signature(secrets: Any, t: str, raw: bytes, v1: list[bytes], now: flo
         tried = bool(keys)
     elif isinstance(secrets, Mapping):
         for name, item in secrets.items():
-            keys = _expand(item, _environment(name))
+            keys = _expand(item, _environment(name), name)
             found = _try(keys, msg, raw, v1, now)
             if found >= 0:
                 return keys[found]
