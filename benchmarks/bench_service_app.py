@@ -25,7 +25,7 @@ from fastapi import Request
 from terra_auth.emulator import Emulator
 from terra_auth.environments import Environment
 from terra_auth.service import create_app
-from terra_auth.service.demo import BackgroundServer, Demo
+from terra_auth.service.demo import BackgroundServer, Demo, bind_socket
 from terra_auth.service.settings import ServiceSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "service.md"
@@ -65,11 +65,7 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, Emulator(seed=1, time_scale=0.001) as emu:
-        import socket
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
+        sock = bind_socket("127.0.0.1", 0)  # proto=IPPROTO_TCP: TCP_NODELAY on accept
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = ServiceSettings(database_url=f"sqlite:///{tmp}/bench.db", public_url=url)
         app = create_app(
