@@ -102,6 +102,10 @@ class RetryState:
         self.attempt += 1
         return delay
 
+    def remaining(self) -> float:
+        """Seconds left of the operation's time budget."""
+        return self.policy.timeout - (time.monotonic() - self._started + self._waited)
+
     def sleep(self, delay: float) -> None:
         """Wait ``delay`` seconds (or hand it to the injected sleep)."""
         if self.policy.sleep is not None:

@@ -123,6 +123,14 @@ class _Base:
         c = self.credentials
         return httpx.Timeout(c.timeout, connect=c.connect_timeout)
 
+    def _budget(self, state: RetryState) -> dict[str, Any]:
+        """A shorter timeout for an attempt when the operation's budget is nearly spent."""
+        left = max(0.05, state.remaining())
+        c = self.credentials
+        if left >= c.timeout:
+            return {}
+        return {"timeout": httpx.Timeout(left, connect=min(c.connect_timeout, left))}
+
     def __repr__(self) -> str:
         c = self.credentials
         return (
@@ -222,7 +230,9 @@ class TerraClient(_Base):
         while True:
             cause: BaseException | None = None
             try:
-                response = self._http.request(call.method, call.url, **call.request_kwargs())
+                response = self._http.request(
+                    call.method, call.url, **call.request_kwargs(), **self._budget(state)
+                )
             except httpx.TransportError as exc:
                 error: TerraAuthError | None = transport_error(exc, call, self.credentials)
                 cause = exc
@@ -396,7 +406,9 @@ class AsyncTerraClient(_Base):
         while True:
             cause: BaseException | None = None
             try:
-                response = await self._http.request(call.method, call.url, **call.request_kwargs())
+                response = await self._http.request(
+                    call.method, call.url, **call.request_kwargs(), **self._budget(state)
+                )
             except httpx.TransportError as exc:
                 error: TerraAuthError | None = transport_error(exc, call, self.credentials)
                 cause = exc

@@ -5,6 +5,7 @@ counted from the emulator's request log. Nothing really sleeps: the policy recor
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import pytest
@@ -165,3 +166,13 @@ async def test_async_errors(any_emu: Any, fake_secret) -> None:
     async with AsyncTerraClient(any_emu.credentials("testing")) as client:
         with pytest.raises(NotFoundError):
             await client.get_user("no-such-user")
+
+
+def test_the_budget_also_caps_a_slow_attempt(emu: Any, creds: Any, waits: Any) -> None:
+    policy = RetryPolicy(attempts=5, timeout=0.3, sleep=waits)
+    emu.inject_fault("/auth/generateAuthToken", kind="latency", latency=1.5, count=1)
+    started = time.monotonic()
+    with TerraClient(creds, retry=policy) as client, pytest.raises(TransportError) as info:
+        client.generate_mobile_token()  # the credentials allow 30 s; the policy allows 0.3 s
+    assert info.value.kind == "timeout" and time.monotonic() - started < 1.2
+    assert waits == []  # no budget left for another attempt
