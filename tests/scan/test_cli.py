@@ -200,3 +200,22 @@ def test_progress_is_shown_on_a_terminal_for_large_trees_only(tmp_path: Path) ->
 
     assert "2000 files scanned..." in stderr_of(True)
     assert stderr_of(False) == ""
+
+
+def test_canary_never_appears_in_error_output(tmp_path: Path, terra_auth_cli: CliRun) -> None:
+    canary = fake_api_key()
+    (tmp_path / ".env.terra.production").write_text(f"TERRA_API_KEY={canary}\n")
+    broken = [
+        f'{{"findings": [{{"fingerprint": 5, "value": "{canary}"}}]}}',
+        f'{{"findings": [ "{canary}" ',
+        canary,
+    ]
+    for n, text in enumerate(broken):
+        baseline = tmp_path / f"baseline{n}.json"
+        baseline.write_text(text)
+        run = terra_auth_cli("scan", str(tmp_path), "--baseline", str(baseline))
+        assert run.returncode == 3, run.stderr
+        assert "hint:" in run.stderr
+        assert canary not in run.stdout + run.stderr
+    outside = terra_auth_cli("scan", "--staged", cwd=tmp_path)
+    assert outside.returncode == 3 and canary not in outside.stdout + outside.stderr
