@@ -180,7 +180,10 @@ def error_for_response(
         "path": response.request.url.path,
     }
     if status in (401, 403):
-        return AuthenticationError(message, hint=_auth_hint(credentials), **common)
+        hint = _auth_hint(credentials)
+        if call.operation == "streaming_token":
+            hint = f"the user may belong to another dev-id or environment; otherwise {hint}"
+        return AuthenticationError(message, hint=hint, **common)
     if status == 404:
         if "dev-id" in message.lower():
             return AuthenticationError(message, hint=_auth_hint(credentials), **common)

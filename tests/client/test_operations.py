@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from terra_auth.client import AsyncTerraClient, RetryPolicy, TerraClient
-from terra_auth.errors import GoneError, InvalidRequestError, NotFoundError
+from terra_auth.errors import AuthenticationError, GoneError, InvalidRequestError, NotFoundError
 
 OK = "http://localhost:8000/terra/ok"
 FAILED = "http://localhost:8000/terra/failed"
@@ -160,3 +160,11 @@ async def test_async_410_fallback(
         await client.generate_widget_session("user-1", OK, FAILED)
         await client.generate_widget_session("user-2", OK, FAILED)
     assert hits("/auth/generateWidgetSession") == 1 and hits("/api/widget/session") == 2
+
+
+def test_streaming_token_for_a_user_of_another_environment(emu: Any, client: TerraClient) -> None:
+    stranger = emu.connect("staging", provider="FITBIT", reference_id="elsewhere")
+    with pytest.raises(AuthenticationError) as info:
+        client.generate_streaming_token(stranger["user_id"])
+    assert info.value.status_code == 403
+    assert "another dev-id or environment" in (info.value.hint or "")
