@@ -336,13 +336,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/persistence.md")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     args = parser.parse_args()
+    backends = set(args.backends.lower().split(","))
     scale = 0.25 if args.quick else 1.0
     cases = [("2 KB", 2048, int(2000 * scale), 16), ("1 MB", 1024 * 1024, int(60 * scale) or 8, 4)]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
-        rows += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", cases)
-    if _pg_bin("initdb") and _pg_bin("pg_ctl"):
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
+            rows += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", cases)
+    if "postgresql" not in backends:
+        pass
+    elif _pg_bin("initdb") and _pg_bin("pg_ctl"):
         pg = Postgres()
         try:
             rows += run_backend("PostgreSQL", pg.url, cases)

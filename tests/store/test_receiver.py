@@ -214,3 +214,26 @@ def test_a_captured_delivery_replayed_later_is_401_and_changes_nothing(
     assert post(receiver, body, headers).status_code == 200
     assert store.count_events() == 2
     assert store.all_connections() == before
+
+
+def test_a_store_factory_is_asked_on_every_request(
+    store, webhook_secrets, serve_app, signer, make_event
+):
+    from terra_auth.store import StoreUnavailable
+
+    current = {"store": None}
+
+    def factory():
+        if current["store"] is None:
+            raise StoreUnavailable("the store is not open yet")
+        return current["store"]
+
+    app = create_webhook_app(factory, {"testing": webhook_secrets["testing"]})
+    with serve_app(app) as url:
+        body, headers = signer.delivery(make_event("auth", "u-f", "ref-f"))
+        first = httpx.post(url + "/terra/webhooks", content=body, headers=headers, trust_env=False)
+        current["store"] = store
+        second = httpx.post(url + "/terra/webhooks", content=body, headers=headers, trust_env=False)
+    assert first.status_code == 503 and "retry-after" in first.headers
+    assert second.status_code == 200 and second.json()["duplicate"] is False
+    assert [c.terra_user_id for c in store.connections_for("ref-f")] == ["u-f"]

@@ -27,13 +27,13 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from terra_auth.errors import WebhookVerificationError
 from terra_auth.secret import get_logger
-from terra_auth.store._errors import StoreUnavailable
+from terra_auth.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
@@ -149,24 +149,28 @@ class WebhookCore:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     tolerance: float = 300
     retry_after: int = DEFAULT_RETRY_AFTER
-    _resolved: Store | None = field(default=None, init=False, repr=False)
 
     def get_store(self) -> Store:
-        """The store (calling the factory the first time)."""
-        if self._resolved is None:
-            from terra_auth.store import Store
+        """The store (a factory is called on every request, so it may change over time)."""
+        from terra_auth.store import Store
 
-            candidate = self.store
-            self._resolved = candidate if isinstance(candidate, Store) else candidate()
-        return self._resolved
+        candidate = self.store
+        return candidate if isinstance(candidate, Store) else candidate()
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
         """:func:`handle_webhook` with this configuration."""
+        try:
+            store = self.get_store()
+        except StoreUnavailable as exc:
+            _log.error("webhook not stored, answering 503: %s", exc)
+            return WebhookResponse(
+                503, {"error": "store_unavailable"}, {"Retry-After": str(int(self.retry_after))}
+            )
         return handle_webhook(
             body,
             headers,
             secrets=self.secrets,
-            store=self.get_store(),
+            store=store,
             max_body_bytes=self.max_body_bytes,
             tolerance=self.tolerance,
             retry_after=self.retry_after,
@@ -186,6 +190,12 @@ async def read_capped(request: Any, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _disconnect_type() -> type[Exception]:
+    from starlette.requests import ClientDisconnect
+
+    return ClientDisconnect
 
 
 def webhook_router(
@@ -221,7 +231,11 @@ def webhook_router(
 
     async def receive_terra_webhook(request: Request) -> JSONResponse:
         current = resolve()
-        body = await read_capped(request, current.max_body_bytes)
+        try:
+            body = await read_capped(request, current.max_body_bytes)
+        except _disconnect_type():  # the sender went away mid-body: nothing to answer or store
+            _log.warning("webhook sender disconnected before the body was complete")
+            return JSONResponse({"error": "incomplete_body"}, status_code=400)
         if body is None:
             _log.warning("webhook refused: body over %d bytes", current.max_body_bytes)
             result = _too_large(current.max_body_bytes)
