@@ -165,7 +165,7 @@ class _Base:
         status = error.status_code
         if isinstance(error, AuthenticationError):
             problem = "bad_credentials"
-        elif status < 300 or 300 <= status < 400 or status in (404, 405):
+        elif status < 400 or status in (404, 405):
             problem = "wrong_base_url"
         elif isinstance(error, RateLimitedError):
             problem = "rate_limited"

@@ -139,8 +139,8 @@ class StreamingToken(_Model):
 class CheckResult(_Model):
     """The outcome of :meth:`TerraClient.check`; ``problem`` is a short code when not ``ok``.
 
-    Problems: ``bad_credentials``, ``unreachable``, ``tls``, ``timeout``, ``wrong_base_url``,
-    ``server_error``, ``rate_limited``, ``unexpected``.
+    Problems: ``bad_credentials``, ``unreachable``, ``tls``, ``timeout``, ``protocol`` (the
+    connection broke), ``wrong_base_url``, ``server_error``, ``rate_limited``, ``unexpected``.
     """
 
     ok: bool

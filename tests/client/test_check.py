@@ -114,6 +114,14 @@ def test_server_error_is_not_blamed_on_credentials(emu: Any, creds: Any) -> None
     assert [r[2] for r in emu.requests] == [503]  # check() does not retry
 
 
+def test_rate_limited_and_dropped_connections(emu: Any, creds: Any) -> None:
+    emu.inject_fault("/subscriptions", kind="rate_limit", retry_after=5, count=1)
+    assert run_check(creds).problem == "rate_limited"
+    emu.inject_fault("/subscriptions", kind="drop", count=1)
+    assert run_check(creds).problem in ("protocol", "unreachable")
+    assert run_check(creds).ok
+
+
 @pytest.mark.anyio
 async def test_async_check(creds: Any, closed_port: int) -> None:
     async with AsyncTerraClient(creds) as client:
