@@ -61,6 +61,17 @@ def test_header_shapes(headers: object) -> None:
     assert verify_webhook(BODY, headers, SECRET, now=NOW).event.type == "auth"  # type: ignore[arg-type]
 
 
+def test_wsgi_environ_and_django_meta() -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "wsgi.input": object(),
+        "HTTP_X_TERRA_SIGNATURE": GOOD,
+        "HTTP_X_TERRA_TRACE_ID": "trace-3",
+    }
+    verified = verify_webhook(BODY, environ, SECRET, now=NOW)
+    assert verified.trace_id == "trace-3"
+
+
 def test_starlette_and_werkzeug_headers() -> None:
     from starlette.datastructures import Headers
     from werkzeug.datastructures import Headers as WerkzeugHeaders
@@ -228,6 +239,8 @@ def timezone_plus_two():  # type: ignore[no-untyped-def]
         ({"tolerance": True}, "tolerance"),
         ({"now": datetime(2026, 1, 1)}, "naive"),  # noqa: DTZ001
         ({"now": "2026-01-01"}, "now"),
+        ({"now": float("nan")}, "finite"),
+        ({"tolerance": float("nan")}, "tolerance"),
     ],
 )
 def test_bad_arguments_are_configuration_errors_with_hints(kwargs: dict, word: str) -> None:

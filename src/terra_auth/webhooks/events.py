@@ -353,7 +353,8 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> WebhookEvent:
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in err["loc"][1:]) or "?" for err in exc.errors()})
         raise _invalid(
-            f"the {raw['type']!r} event is missing or has a wrong type for: {', '.join(fields)}"
+            f"the {raw['type'][:60]!r} event is missing or has a wrong type for: "
+            f"{', '.join(fields[:10])}"
         ) from None
     except RecursionError as exc:
         raise _invalid("the body is nested too deeply") from exc

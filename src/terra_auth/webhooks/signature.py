@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -159,7 +160,7 @@ def sign_webhook(body: bytes | str, secret: str | Secret, timestamp: int | None 
 
 
 def _to_epoch(moment: datetime | float | None, what: str) -> float:
-    if type(moment) is int or type(moment) is float:
+    if type(moment) is int:
         return moment
     if moment is None:
         return time.time()
@@ -170,10 +171,10 @@ def _to_epoch(moment: datetime | float | None, what: str) -> float:
                 hint="pass an aware datetime, e.g. datetime.now(timezone.utc), or unix seconds",
             )
         return moment.timestamp()
-    if isinstance(moment, int | float) and not isinstance(moment, bool):
+    if isinstance(moment, int | float) and not isinstance(moment, bool) and math.isfinite(moment):
         return float(moment)
     raise ConfigurationError(
-        f"{what} must be a datetime or unix seconds, not {type(moment).__name__}",
+        f"{what} must be a datetime or (finite) unix seconds, not {type(moment).__name__}",
         hint="pass datetime.now(timezone.utc) or time.time()",
     )
 
@@ -286,6 +287,8 @@ def _lookup(headers: Any) -> tuple[str | None, str | None]:
             if key is None:
                 continue
             key = key.strip().lower()
+            if key.startswith("http_"):  # a WSGI environ / Django request.META
+                key = key[5:].replace("_", "-")
             if key in SIGNATURE_HEADERS:
                 found = _text(value)
                 if found is None:
