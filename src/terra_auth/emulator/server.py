@@ -437,7 +437,8 @@ class Emulator:
     ) -> list[Delivery]:
         """Block until ``n`` deliveries (of ``event_type``) are delivered (or finished).
 
-        With ``delivered=False`` a delivery counts once it has finished (delivered or given up).
+        With ``delivered=False`` a delivery counts once finished (delivered, given up, or
+        recorded without a destination URL).
         Raises :class:`TimeoutError` naming what was seen when time runs out.
         """
         types = (
@@ -451,7 +452,7 @@ class Emulator:
                 d
                 for d in self.engine.dispatcher.deliveries
                 if (types is None or d.event_type in types)
-                and (d.delivered if delivered else (d.delivered or d.gave_up))
+                and (d.delivered if delivered else d.done)
             ]
 
         if not self.engine.dispatcher.wait(lambda: len(matching()) >= n, timeout):
