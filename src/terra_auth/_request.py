@@ -189,17 +189,18 @@ def error_for_response(
             return AuthenticationError(message, hint=_auth_hint(credentials), **common)
         if html or call.operation == "check":
             return NotFoundError(message, hint=_base_url_hint(call, url), **common)
-        return NotFoundError(
-            message,
-            hint=f"nothing by that id in Terra's '{credentials.environment}' environment; "
-            "ids from one environment do not exist in another",
-            **common,
+        hint = (
+            f"nothing by that id in Terra's '{credentials.environment}' environment; "
+            "ids from one environment do not exist in another"
         )
+        if message.strip().lower() in ("not found", "404 page not found", "no message"):
+            hint = f"{hint}; or the URL is wrong: {_base_url_hint(call, url)}"
+        return NotFoundError(message, hint=hint, **common)
     if status == 410:
         return GoneError(
             message,
-            hint="Terra retired this endpoint for your account; unset TERRA_USE_LEGACY_WIDGET "
-            "to use the new widget-session endpoint",
+            hint="Terra retired this endpoint for your account (legacy widget sessions switch "
+            "to the new endpoint by themselves); see Terra's migration notes",
             **common,
         )
     if status == 429:
@@ -209,7 +210,8 @@ def error_for_response(
             message, retry_after=retry_after, hint=f"Terra rate-limited the call: {wait}", **common
         )
     if status >= 500:
-        hint = "Terra failed after the retries; try again later and quote the trace id to support"
+        hint = "Terra failed (retried as the RetryPolicy allows); try again later and quote "
+        hint += "the trace id to Terra support"
         if html and call.operation.startswith("widget_session"):
             hint = (
                 "Terra answers an HTML 500 here when the environment has no data sources "
