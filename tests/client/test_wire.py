@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from terra_auth import __version__
-from terra_auth.client import RetryPolicy, TerraClient
+from terra_auth.client import AsyncTerraClient, RetryPolicy, TerraClient
 from terra_auth.environments import Environment, TerraCredentials
 from terra_auth.errors import (
     AuthenticationError,
@@ -289,3 +289,37 @@ def test_odd_timestamps_do_not_fail_a_user_list(client) -> None:
     )
     (user,) = client.find_users("r")
     assert user.created_at is None
+
+
+@respx.mock
+@pytest.mark.anyio
+async def test_sync_and_async_send_the_same_requests(creds) -> None:
+    routes = [
+        respx.post(WIDGET).respond(json=SESSION),
+        respx.post(f"{BASE}/auth/tokens").respond(json={"token": "ab" * 32, "expires_in": 180}),
+        respx.post(f"{BASE}/auth/authenticateUser").respond(
+            json={"user_id": "u", "auth_url": "https://p.test/"}
+        ),
+    ]
+
+    def sent() -> list[tuple[str, str, bytes, dict[str, str]]]:
+        out = []
+        for route in routes:
+            for call in route.calls:
+                r = call.request
+                out.append((r.method, str(r.url), r.content, dict(r.headers)))
+        for route in routes:
+            route.calls.clear()  # type: ignore[attr-defined]
+        return out
+
+    args = ("u1", "https://a.test/ok", "https://a.test/no")
+    with TerraClient(creds) as c:
+        c.generate_widget_session(*args, providers=["oura"], show_disconnect=False)
+        c.generate_mobile_token("u1")
+        c.authenticate_user("oura", *args, language="de")
+    sync_requests = sent()
+    async with AsyncTerraClient(creds) as a:
+        await a.generate_widget_session(*args, providers=["oura"], show_disconnect=False)
+        await a.generate_mobile_token("u1")
+        await a.authenticate_user("oura", *args, language="de")
+    assert sent() == sync_requests and len(sync_requests) == 3
