@@ -59,9 +59,28 @@ def test_bad_settings_name_the_variable_and_hint(environ, named):
     assert info.value.hint
 
 
-def test_deep_link_success_url_is_allowed():
-    s = ServiceSettings.from_env({"TERRA_SERVICE_SUCCESS_URL": "myapp://terra/connected"})
-    assert s.success_url == "myapp://terra/connected"
+def test_redirects_the_terra_client_would_refuse_are_refused_at_start(fake_secret):
+    with pytest.raises(ConfigurationError) as info:
+        ServiceSettings.from_env({"TERRA_SERVICE_SUCCESS_URL": "myapp://terra/connected"})
+    assert "TERRA_SERVICE_SUCCESS_URL" in str(info.value)
+    staging = TerraCredentials(
+        Environment.STAGING, "dev-staging", Secret(fake_secret("key")),
+        allowed_redirect_hosts=("app.example.com",),
+    )
+    plain_http = ServiceSettings(
+        environments=(Environment.STAGING,), public_url="http://app.example.com"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        ServiceCore(plain_http, {Environment.STAGING: staging})
+    assert "https" in str(info.value) and "staging" in str(info.value)
+    elsewhere = ServiceSettings(
+        environments=(Environment.STAGING,), public_url="https://other.example.com"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        ServiceCore(elsewhere, {Environment.STAGING: staging})
+    assert "TERRA_ALLOWED_REDIRECT_HOSTS" in (info.value.hint or "")
+    ok = ServiceSettings(environments=(Environment.STAGING,), public_url="https://app.example.com")
+    assert ServiceCore(ok, {Environment.STAGING: staging}).settings is ok
 
 
 def test_demo_login_is_refused_with_production():

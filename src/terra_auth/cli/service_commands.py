@@ -50,6 +50,12 @@ def serve(envs: tuple[str, ...], host: str, port: int, log_level: str) -> None:
     if envs:
         changes["environments"] = served_environments(envs)
     if not os.environ.get("TERRA_SERVICE_PUBLIC_URL"):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            echo(
+                "warning: TERRA_SERVICE_PUBLIC_URL is not set; widget redirects will point at "
+                f"http://127.0.0.1:{port}, which only works on this machine",
+                err=True,
+            )
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         changes["public_url"] = f"http://{shown}:{port}"
         changes["success_url"] = os.environ.get("TERRA_SERVICE_SUCCESS_URL") or None

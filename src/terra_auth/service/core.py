@@ -212,6 +212,7 @@ class ServiceCore:
             )
         self.settings = settings
         self.credentials = {e: credentials[e] for e in settings.environments}
+        _check_redirects(settings, self.credentials)
         self._injected_clients = dict(clients) if clients is not None else None
         self._injected_store = store
         self.clients: dict[Environment, ClientLike] = {}
@@ -429,6 +430,26 @@ class ServiceCore:
                         confirmed_user_id=claimed,
                     )
         return Landing(outcome, logged_in=True)
+
+
+def _check_redirects(
+    settings: ServiceSettings, credentials: Mapping[Environment, TerraCredentials]
+) -> None:
+    """Refuse at start-up the redirect URLs the Terra client would refuse at every request."""
+    from terra_auth._operations import check_redirect_url
+
+    for creds in credentials.values():
+        for name, url in (
+            ("TERRA_SERVICE_SUCCESS_URL", settings.success_url),
+            ("TERRA_SERVICE_FAILURE_URL", settings.failure_url),
+        ):
+            try:
+                check_redirect_url(name, url, creds)
+            except InvalidRequestError as exc:
+                raise ConfigurationError(
+                    f"{exc.message} (for the {creds.environment.value} environment)",
+                    hint=exc.hint or "set TERRA_SERVICE_PUBLIC_URL to the service's https URL",
+                ) from None
 
 
 def connection_json(state: Any) -> dict[str, Any]:

@@ -83,13 +83,13 @@ class ServiceSettings:
             self, "environments", tuple(Environment.parse(e) for e in self.environments)
         )
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
-        _check_url("TERRA_SERVICE_PUBLIC_URL", self.public_url, allow_app_scheme=False)
+        _check_url("TERRA_SERVICE_PUBLIC_URL", self.public_url)
         if self.success_url is None:
             object.__setattr__(self, "success_url", f"{self.public_url}/terra/connected")
         if self.failure_url is None:
             object.__setattr__(self, "failure_url", f"{self.public_url}/terra/failed")
-        _check_url("TERRA_SERVICE_SUCCESS_URL", str(self.success_url), allow_app_scheme=True)
-        _check_url("TERRA_SERVICE_FAILURE_URL", str(self.failure_url), allow_app_scheme=True)
+        _check_url("TERRA_SERVICE_SUCCESS_URL", str(self.success_url))
+        _check_url("TERRA_SERVICE_FAILURE_URL", str(self.failure_url))
         for name, value in (
             ("TERRA_SERVICE_WEBHOOK_MAX_BYTES", self.webhook_max_bytes),
             ("TERRA_SERVICE_WEBHOOK_TOLERANCE", self.webhook_tolerance),
@@ -182,12 +182,10 @@ def _bool(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     )
 
 
-def _check_url(name: str, url: str, *, allow_app_scheme: bool) -> None:
+def _check_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme in ("http", "https") and parts.netloc:
         return
-    if allow_app_scheme and parts.scheme and parts.scheme not in ("javascript", "data", "file"):
-        return  # a mobile deep link such as myapp://connected
     raise ConfigurationError(
         f"{name} is not an absolute URL: {url[:80]!r}",
         hint=f"set {name} to a full URL such as https://app.example.com/terra/connected",
