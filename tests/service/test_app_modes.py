@@ -173,3 +173,39 @@ def test_openapi_describes_the_endpoints(service):
                  "/terra/connections/{terra_user_id}", "/terra/webhooks"):
         assert path in paths
     assert "/terra/connected" not in paths  # HTML pages are not API
+
+
+def test_clients_open_with_the_app_and_close_on_shutdown_and_state_persists(emulator, tmp_path):
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'persist.db'}")
+    credentials = {Environment.TESTING: emulator.credentials("testing")}
+
+    def run_once(connect: bool) -> list[str]:
+        app = create_app(settings, current_user=lambda: "alice", credentials=credentials)
+        core = app.state.terra
+        assert core.clients == {}  # nothing is opened before the app starts
+        with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as http:
+            assert set(core.clients) == {Environment.TESTING}
+            if connect:
+                emulator.set_webhook_url("testing", f"{server.url}/terra/webhooks")
+                before = delivered(emulator)
+                emulator.connect("testing", provider="FITBIT", reference_id="alice")
+                emulator.wait_for_deliveries(before + 1, timeout=10.0)
+            providers = [r["provider"] for r in http.get("/terra/connections").json()]
+        assert core.clients == {}  # closed on shutdown
+        return providers
+
+    assert run_once(connect=True) == ["FITBIT"]
+    assert run_once(connect=False) == ["FITBIT"]  # a restart keeps the connections
+
+
+def test_provider_side_changes_show_in_the_connection_status(service, emulator):
+    user = connect_via_emulator(emulator, service, "alice", provider="GARMIN")
+    for event, status in (("connection_error", "degraded"), ("access_revoked", "revoked")):
+        before = delivered(emulator)
+        emulator.trigger("testing", user["user_id"], event)
+        emulator.wait_for_deliveries(before + 1, timeout=10.0)
+        rows = service.http.get("/terra/connections", headers=as_user("alice")).json()
+        assert [(r["provider"], r["status"]) for r in rows] == [("GARMIN", status)]
+    # a revoked connection can still be cleaned up at Terra by its owner
+    answer = service.http.delete(f"/terra/connections/{user['user_id']}", headers=as_user("alice"))
+    assert answer.status_code == 202
