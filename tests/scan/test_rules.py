@@ -144,3 +144,15 @@ def test_environment_from_file_name_only_for_config_files() -> None:
         Environment.PRODUCTION
     )
     assert scan_text(f'TERRA_API_KEY = "{key}"', "tests/test_client.py")[0].environment is None
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["rules", "findings", "report", "baseline", "gitleaks", "scanner", "detect_secrets_plugin"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"terra_auth.scan.{module}"))
+    assert result.failed == 0

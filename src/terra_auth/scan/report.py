@@ -28,6 +28,10 @@ _FIX = (
 )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _where(f: Finding) -> str:
     commit = f"{f.commit[:12]} " if f.commit else ""
     return f"{commit}{f.path}:{f.line}:{f.column}"
@@ -47,11 +51,11 @@ def render_text(
         extra.append(f"{accepted} accepted by the baseline")
     if skipped:
         extra.append(f"{skipped} binary or large files skipped")
-    tail = f" ({files_scanned} files scanned{''.join('; ' + e for e in extra)})"
+    tail = f" ({_count(files_scanned, 'file')} scanned{''.join('; ' + e for e in extra)})"
     if findings:
         files = len({(f.commit, f.path) for f in findings})
-        noun = "credential" if len(findings) == 1 else "credentials"
-        lines.append(f"{len(findings)} possible Terra {noun} in {files} file(s){tail}")
+        found = _count(len(findings), "possible Terra credential")
+        lines.append(f"{found} in {_count(files, 'file')}{tail}")
         lines.append(f"fix: {_FIX}")
     else:
         lines.append(f"no Terra credentials found{tail}")

@@ -299,7 +299,7 @@ def shannon_entropy(value: str) -> float:
         return 0.0
     counts = Counter(value)
     size = len(value)
-    return -sum(n / size * math.log2(n / size) for n in counts.values())
+    return max(0.0, -sum(n / size * math.log2(n / size) for n in counts.values()))
 
 
 def is_placeholder(value: str) -> bool:
