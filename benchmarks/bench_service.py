@@ -342,6 +342,7 @@ def main():
     scale = 0.25 if args.quick else 1.0
     cases = [("2 KB", 2048, int(2000 * scale), 16), ("1 MB", 1024 * 1024, int(60 * scale) or 8, 4)]
     rows = []
+    load_before = os.getloadavg()[0]
     if "sqlite" in backends:
         with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
             rows += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", cases)
@@ -358,7 +359,9 @@ def main():
     meta = (
         f"{time.strftime('%Y-%m-%d', time.gmtime())}, {psutil.cpu_count()} CPUs, loopback, "
         "one uvicorn worker, client concurrency 16 (2 KB) / 4 (1 MB), median of 3 interleaved "
-        "rounds; ratio = webhook events/s over bare endpoint requests/s"
+        "rounds; ratio = webhook events/s over bare endpoint requests/s; machine load average "
+        f"{load_before:.1f} before the run (other work shares these CPUs, so absolute figures vary "
+        "between runs; the ratios are measured side by side)"
     )
     if not args.no_docs:
         write_doc(rows, meta)
