@@ -27,10 +27,9 @@ from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.plugins.base import RegexBasedDetector
 
 from terra_auth.scan.rules import RULES, RuleMatch, scan_text
+from terra_auth.scan.scanner import DEFAULT_MAX_BYTES, text_of
 
 __all__ = ["TerraCredentialDetector"]
-
-_MAX_BYTES = 2_000_000
 
 
 class TerraCredentialDetector(RegexBasedDetector):
@@ -59,12 +58,11 @@ class TerraCredentialDetector(RegexBasedDetector):
             return cached[1]
         try:
             with open(filename, "rb") as handle:
-                data = handle.read(_MAX_BYTES + 1)
+                data = handle.read(DEFAULT_MAX_BYTES + 1)
         except OSError:
             return None
-        matches: list[RuleMatch] = []
-        if len(data) <= _MAX_BYTES and b"\0" not in data[:8192]:
-            matches = scan_text(data.decode("utf-8", errors="replace"), filename)
+        text = text_of(data, DEFAULT_MAX_BYTES)
+        matches = [] if text is None else scan_text(text, filename)
         self._cache = {filename: (key, matches)}  # detect-secrets reads one file at a time
         return matches
 

@@ -33,6 +33,7 @@ __all__ = [
     "scan_git_history",
     "scan_paths",
     "scan_staged",
+    "text_of",
 ]
 
 DEFAULT_MAX_BYTES = 2_000_000
@@ -66,12 +67,28 @@ class ScanResult:
     files_scanned: int = 0
     files_skipped: int = 0
 
+    def add(self, data: bytes | None, path: str, commit: str | None = None) -> None:
+        """Scan one file's bytes (None: unreadable or too large, counted as skipped)."""
+        found = None if data is None else scan_bytes(data, path, commit=commit)
+        if found is None:
+            self.files_skipped += 1
+        else:
+            self.files_scanned += 1
+            self.findings.extend(found)
+
+
+def text_of(data: bytes, max_bytes: int | None = None) -> str | None:
+    """A file's text, or None when it is binary (a NUL byte early on) or over ``max_bytes``."""
+    if (max_bytes is not None and len(data) > max_bytes) or b"\0" in data[:_BINARY_SNIFF]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
 
 def scan_bytes(data: bytes, path: str, *, commit: str | None = None) -> list[Finding] | None:
     """Findings in one file's bytes, or None when the bytes look binary."""
-    if b"\0" in data[:_BINARY_SNIFF]:
+    text = text_of(data)
+    if text is None:
         return None
-    text = data.decode("utf-8", errors="replace")
     return [Finding.from_match(m, path, commit) for m in scan_text(text, path)]
 
 
@@ -214,14 +231,8 @@ def scan_paths(
             with open(path, "rb") as handle:
                 data = handle.read(max_bytes + 1)
         except OSError:
-            result.files_skipped += 1
-            continue
-        found = None if len(data) > max_bytes else scan_bytes(data, _display(path))
-        if found is None:
-            result.files_skipped += 1
-            continue
-        result.files_scanned += 1
-        result.findings.extend(found)
+            data = None
+        result.add(None if data is None or len(data) > max_bytes else data, _display(path))
     return result
 
 
@@ -334,12 +345,7 @@ def scan_git_history(
         if progress is not None:
             progress(count)
         commit, path = introduced[sha]
-        found = None if data is None else scan_bytes(data, path, commit=commit)
-        if found is None:
-            result.files_skipped += 1
-            continue
-        result.files_scanned += 1
-        result.findings.extend(found)
+        result.add(data, path, commit)
     return result
 
 
@@ -352,10 +358,5 @@ def scan_staged(repo: str | Path = ".", *, max_bytes: int = DEFAULT_MAX_BYTES) -
     for path, data in zip(
         paths, _read_blobs(top, [f":{p}" for p in paths], max_bytes), strict=True
     ):
-        found = None if data is None else scan_bytes(data, path)
-        if found is None:
-            result.files_skipped += 1
-            continue
-        result.files_scanned += 1
-        result.findings.extend(found)
+        result.add(data, path)
     return result
