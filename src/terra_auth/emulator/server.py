@@ -322,7 +322,6 @@ class Emulator:
         """The ``.env.terra.<env>`` content for an environment (holds secrets)."""
         a = self.engine.account(environment)
         return (
-            f"TERRA_ENV={a.environment.value}\n"
             f"TERRA_DEV_ID={a.dev_id}\n"
             f"TERRA_API_KEY={a.api_key}\n"
             f"TERRA_WEBHOOK_SECRET={a.webhook_secret}\n"
