@@ -1,5 +1,6 @@
 """The SQLite fast path of :meth:`Store.ingest`: the same statements as the SQLAlchemy path,
-run on the raw ``sqlite3`` connection.
+run on the raw ``sqlite3`` connection, with group commit (deliveries that arrive while a commit
+is in progress share the next transaction, one SAVEPOINT each, so one fsync serves them all).
 
 On SQLite, SQLAlchemy's per-statement bookkeeping costs more than SQLite's own work, so the
 hot path skips it; values are stored exactly as SQLAlchemy stores them (datetimes as
