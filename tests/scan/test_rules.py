@@ -156,3 +156,8 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(f"terra_auth.scan.{module}"))
     assert result.failed == 0
+
+
+def test_css_variables_are_not_dev_ids() -> None:
+    css = ":root{--vscode-testing-iconPassed:#73c991;--vscode-testing-PeekBorder:#e51400}"
+    assert scan_text(css, "theme.css") == []

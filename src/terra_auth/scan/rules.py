@@ -239,6 +239,7 @@ PLACEHOLDER_WORDS = (
     "{{",
     "$(",
 )
+_CAMEL_CASE_WORDS = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)+$|^(?:[A-Z][a-z]+){2,}$")
 _CODE_SUFFIXES = frozenset(
     f".{suffix}"
     for suffix in [
@@ -383,7 +384,8 @@ def _check(
         shaped = _DEV_ID_SHAPE.match(value)
         if rule.id == "terra-dev-id-shape":
             suffix = value.rsplit("-", 1)[1]
-            if not (any(c.isupper() for c in suffix) and any(c.islower() for c in suffix)):
+            mixed = any(c.isupper() for c in suffix) and any(c.islower() for c in suffix)
+            if not mixed or _CAMEL_CASE_WORDS.match(suffix):  # --vscode-testing-iconPassed
                 return None
         if shaped:
             environment = Environment.parse(shaped.group("env"))
