@@ -9,8 +9,11 @@ Example:
     >>> header = sign_webhook(body, "whsec_test", timestamp=1723808700)
     >>> header
     't=1723808700,v1=da461831d52bbcc2cebeb4a2048a56e013726c049d784421bd4b27686f469964'
-    >>> verify_webhook(body, header, "whsec_test", now=1723808701).event.type
-    'auth'
+    >>> verify_signature(body, header, "whsec_test", now=1723808701).timestamp
+    1723808700
+    >>> verify_webhook(body, header, "whsec_test", now=1723808701)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    terra_auth.errors.WebhookVerificationError: the 'auth' event is missing ... for: user
 """
 
 from __future__ import annotations
