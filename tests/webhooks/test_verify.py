@@ -348,3 +348,21 @@ def test_several_v1_and_the_item_cache_is_bounded() -> None:
     for i in range(300):
         verify_webhook(BODY, GOOD, [f"{SECRET}-{i}", SECRET], now=NOW)
     assert len(signature._item_cache) <= 256
+
+
+def test_pure_python_hmac_fallback_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OpenSSL's private HMAC object the stdlib hmac wrapper is used, same results."""
+    import sys
+
+    from terra_auth.webhooks import signature
+
+    monkeypatch.setitem(sys.modules, "_hashlib", None)  # import _hashlib now fails
+    monkeypatch.setattr(signature, "_template_cache", {})
+    monkeypatch.setattr(signature, "_item_cache", {})
+    fallback = signature._new_hmac(b"key")
+    assert type(fallback).__module__ == "hmac"
+    assert sign_webhook(BODY, SECRET, timestamp=NOW) == GOOD
+    assert verify_webhook(BODY, GOOD, SECRET, now=NOW).body == BODY
+    assert (
+        verify_webhook(BODY, GOOD, {"staging": SECRET}, now=NOW).environment is Environment.STAGING
+    )
