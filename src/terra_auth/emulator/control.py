@@ -20,10 +20,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from terra_auth.emulator.core import Engine, check_style
+from terra_auth.emulator.core import Engine, UserCapReached, check_style
 from terra_auth.emulator.responses import BadRequest, json_response, read_json
 from terra_auth.environments import Environment
 from terra_auth.errors import ConfigurationError, InvalidRequestError, NotFoundError
+from terra_auth.secret import mask
 
 __all__ = ["account_view", "add_control_routes"]
 
@@ -52,16 +53,19 @@ def _guard(fn: Handler) -> Handler:
         try:
             return await fn(request)
         except BadRequest as exc:
-            return json_response({"status": "error", "message": exc.detail}, exc.status)
+            return json_response({"status": "error", "message": mask(exc.detail)}, exc.status)
         except NotFoundError as exc:
-            return json_response({"status": "error", "message": exc.message, "hint": exc.hint}, 404)
+            return _problem(404, exc.message, exc.hint)
         except (InvalidRequestError, ConfigurationError) as exc:
-            status = 409 if type(exc).__name__ == "UserCapReached" else 400
-            return json_response(
-                {"status": "error", "message": exc.message, "hint": exc.hint}, status
-            )
+            return _problem(409 if isinstance(exc, UserCapReached) else 400, exc.message, exc.hint)
 
     return handler
+
+
+def _problem(status: int, message: str, hint: str | None) -> Response:
+    return json_response(
+        {"status": "error", "message": mask(message), "hint": mask(hint or "")}, status
+    )
 
 
 async def _object(request: Request) -> dict[str, Any]:

@@ -123,7 +123,7 @@ class Engine:
         """Set (or clear, with None) an environment's webhook destination."""
         if url is not None and not url.startswith(("http://", "https://")):
             raise InvalidRequestError(
-                f"webhook URL {url!r} must start with http:// or https://",
+                "a webhook URL must start with http:// or https://",
                 hint="e.g. http://127.0.0.1:8000/terra/webhooks",
             )
         self.account(environment).webhook_url = url

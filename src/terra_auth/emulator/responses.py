@@ -18,6 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from terra_auth.secret import mask
+
 __all__ = [
     "STYLE_HEADER",
     "BadRequest",
@@ -68,7 +70,8 @@ def instance_of(path: str, query: bytes | str) -> str:
 def error_body(
     style: str, status: int, detail: str, instance: str, *, credentials: bool = False
 ) -> tuple[int, dict[str, Any], str]:
-    """``(status, body, content type)`` for an error in ``style``."""
+    """``(status, body, content type)`` for an error in ``style`` (any loaded secret masked)."""
+    detail, instance = mask(detail), mask(instance)
     if style == "problem":
         body = {
             "type": "about:blank",

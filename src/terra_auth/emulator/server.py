@@ -216,7 +216,7 @@ class Emulator:
             config = load_config(config)
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             raise InvalidRequestError(
-                f"webhook URL {webhook_url!r} must start with http:// or https://",
+                "a webhook URL must start with http:// or https://",
                 hint="e.g. http://127.0.0.1:8000/terra/webhooks",
             )
         self.engine = Engine(
