@@ -3,6 +3,7 @@ uvicorn server on a free port, and (for ``postgres`` tests) a throwaway PostgreS
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import json
@@ -11,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,14 +20,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from terra_auth.store import Store
-from terra_auth.webhooks import sign_webhook
+from terra_auth.webhooks import parse_event, sign_webhook
+from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
 
 ENVIRONMENTS = ("testing", "staging", "production")
 
@@ -327,3 +332,127 @@ def wait_until(
 def make_event() -> Callable[..., dict[str, Any]]:
     """``make_event("auth", "u-1", "ref-1")`` -> a lifecycle event body."""
     return event
+
+
+# -- several service processes (python -m terra_auth.service.ingest) ---------------------------
+def _summary(states):
+    return sorted(
+        (
+            s.terra_user_id,
+            s.reference_id,
+            s.provider,
+            str(s.environment),
+            s.status,
+            tuple(sorted(s.scopes)),
+        )
+        for s in states
+    )
+
+
+def _workload(make_event, users):
+    """Per user: auth, permission_change, connection_error, then one of four endings."""
+    plans = []
+    for i in range(users):
+        uid, ref = f"user-{i:04d}", f"ref-{i:04d}"
+        steps = [
+            make_event("auth", uid, ref, scopes="ACTIVITY_EXPORT"),
+            make_event(
+                "permission_change", uid, ref, scopes="ACTIVITY_EXPORT,SLEEP", scopes_added="SLEEP"
+            ),
+            make_event("connection_error", uid, ref),
+        ]
+        ending = i % 4
+        if ending == 0:
+            steps.append(make_event("deauth", uid, ref))
+        elif ending == 1:
+            steps.append(make_event("access_revoked", uid, ref))
+        elif ending == 2:
+            steps.append(make_event("auth", uid, ref, scopes="ACTIVITY_EXPORT,SLEEP"))
+        else:
+            steps.append(make_event("user_reauth", f"user-{i:04d}-b", ref, old_user_id=uid))
+        plans.append(
+            [
+                (f"trace-{i:04d}-{n}", json.dumps(body, separators=(",", ":")).encode())
+                for n, body in enumerate(steps)
+            ]
+        )
+    return plans
+
+
+def _reducer_alone(plans):
+    state = {}
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+    for plan in plans:
+        for _, body in plan:
+            at += timedelta(seconds=1)
+            state = apply_changes(
+                state, reduce_event(state, parse_event(body), environment="testing", received_at=at)
+            )
+    return _summary(state.values())
+
+
+def _start_service(database_url, secret):
+    env = {**os.environ, "TERRA_WEBHOOK_SECRET_TESTING": secret, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "terra_auth.service.ingest",
+            "--database-url",
+            database_url,
+            "--environments",
+            "testing",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    line = proc.stdout.readline()  # blocks until the server is bound (or the process died)
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(f"the service did not start: {line!r}")
+    return proc, line.split()[-1].strip()
+
+
+async def _send_all(plans, urls, secret, concurrency=24):
+    """Each user's events in order; each event posted to both processes at the same time."""
+    answers: dict[str, list[tuple[int, dict]]] = {}
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=2 * concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits, trust_env=False) as client:
+
+        async def one_user(plan):
+            async with gate:
+                for trace_id, body in plan:
+                    headers = {
+                        "content-type": "application/json",
+                        "terra-signature": sign_webhook(body, secret),
+                        "X-Terra-Trace-Id": trace_id,
+                    }
+                    replies = await asyncio.gather(
+                        *(
+                            client.post(f"{u}/terra/webhooks", content=body, headers=headers)
+                            for u in urls
+                        )
+                    )
+                    answers[trace_id] = [(r.status_code, r.json()) for r in replies]
+
+        await asyncio.gather(*(one_user(p) for p in plans))
+    return answers
+
+
+@pytest.fixture
+def harness() -> Any:
+    """Helpers to run service processes and a workload of deliveries against them."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        summary=_summary,
+        workload=_workload,
+        reducer_alone=_reducer_alone,
+        start_service=_start_service,
+        send_all=_send_all,
+    )

@@ -29,122 +29,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 USERS = 250  # x 4 events = 1,000 deliveries, each sent twice (once to each process)
 
 
-def _summary(states):
-    return sorted(
-        (
-            s.terra_user_id,
-            s.reference_id,
-            s.provider,
-            str(s.environment),
-            s.status,
-            tuple(sorted(s.scopes)),
-        )
-        for s in states
-    )
-
-
-def _workload(make_event):
-    """Per user: auth, permission_change, connection_error, then one of four endings."""
-    plans = []
-    for i in range(USERS):
-        uid, ref = f"user-{i:04d}", f"ref-{i:04d}"
-        steps = [
-            make_event("auth", uid, ref, scopes="ACTIVITY_EXPORT"),
-            make_event(
-                "permission_change", uid, ref, scopes="ACTIVITY_EXPORT,SLEEP", scopes_added="SLEEP"
-            ),
-            make_event("connection_error", uid, ref),
-        ]
-        ending = i % 4
-        if ending == 0:
-            steps.append(make_event("deauth", uid, ref))
-        elif ending == 1:
-            steps.append(make_event("access_revoked", uid, ref))
-        elif ending == 2:
-            steps.append(make_event("auth", uid, ref, scopes="ACTIVITY_EXPORT,SLEEP"))
-        else:
-            steps.append(make_event("user_reauth", f"user-{i:04d}-b", ref, old_user_id=uid))
-        plans.append(
-            [
-                (f"trace-{i:04d}-{n}", json.dumps(body, separators=(",", ":")).encode())
-                for n, body in enumerate(steps)
-            ]
-        )
-    return plans
-
-
-def _reducer_alone(plans):
-    state = {}
-    at = datetime(2026, 7, 1, tzinfo=UTC)
-    for plan in plans:
-        for _, body in plan:
-            at += timedelta(seconds=1)
-            state = apply_changes(
-                state, reduce_event(state, parse_event(body), environment="testing", received_at=at)
-            )
-    return _summary(state.values())
-
-
-def _start_service(database_url, secret):
-    env = {**os.environ, "TERRA_WEBHOOK_SECRET_TESTING": secret, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "terra_auth.service.ingest",
-            "--database-url",
-            database_url,
-            "--environments",
-            "testing",
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    line = proc.stdout.readline()  # blocks until the server is bound (or the process died)
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"the service did not start: {line!r}")
-    return proc, line.split()[-1].strip()
-
-
-async def _send_all(plans, urls, secret, concurrency=24):
-    """Each user's events in order; each event posted to both processes at the same time."""
-    answers: dict[str, list[tuple[int, dict]]] = {}
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=2 * concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits, trust_env=False) as client:
-
-        async def one_user(plan):
-            async with gate:
-                for trace_id, body in plan:
-                    headers = {
-                        "content-type": "application/json",
-                        "terra-signature": sign_webhook(body, secret),
-                        "X-Terra-Trace-Id": trace_id,
-                    }
-                    replies = await asyncio.gather(
-                        *(
-                            client.post(f"{u}/terra/webhooks", content=body, headers=headers)
-                            for u in urls
-                        )
-                    )
-                    answers[trace_id] = [(r.status_code, r.json()) for r in replies]
-
-        await asyncio.gather(*(one_user(p) for p in plans))
-    return answers
-
-
-def test_two_processes_apply_every_delivery_exactly_once(pg_store, make_event, fake_secret):
+def test_two_processes_apply_every_delivery_exactly_once(
+    pg_store, make_event, fake_secret, harness
+):
     secret = fake_secret("whsec")
-    plans = _workload(make_event)
+    plans = harness.workload(make_event, USERS)
     url = pg_store.url.render_as_string(hide_password=False)
-    procs = [_start_service(url, secret) for _ in range(2)]
+    procs = [harness.start_service(url, secret) for _ in range(2)]
     try:
-        answers = asyncio.run(_send_all(plans, [u for _, u in procs], secret))
+        answers = asyncio.run(harness.send_all(plans, [u for _, u in procs], secret))
     finally:
         for proc, _ in procs:
             proc.terminate()
@@ -160,7 +53,7 @@ def test_two_processes_apply_every_delivery_exactly_once(pg_store, make_event, f
             == 1000
         )
         assert conn.execute(sa.text("SELECT count(*) FROM idempotency")).scalar() == 1000
-    assert _summary(pg_store.all_connections()) == _reducer_alone(plans)
+    assert harness.summary(pg_store.all_connections()) == harness.reducer_alone(plans)
 
 
 def test_a_database_outage_during_a_burst_loses_nothing(pg_cluster, pg_store, serve_app):
