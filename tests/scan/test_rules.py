@@ -161,3 +161,25 @@ def test_docstring_examples_run(module: str) -> None:
 def test_css_variables_are_not_dev_ids() -> None:
     css = ":root{--vscode-testing-iconPassed:#73c991;--vscode-testing-PeekBorder:#e51400}"
     assert scan_text(css, "theme.css") == []
+
+
+@pytest.mark.parametrize(
+    ("template", "path"),
+    [
+        ('req.Header.Set("x-api-key", "{key}")\nreq.Header.Set("dev-id", "{dev}")', "client.go"),
+        ('.addHeader("x-api-key", "{key}")\n.addHeader("dev-id", "{dev}")', "Client.kt"),
+        ("headers = {{ 'x-api-key' => '{key}', 'dev-id' => '{dev}' }}", "client.rb"),
+        ('[terra]\ndev_id = "{dev}"\napi_key = "{key}"', "settings.toml"),
+        (
+            "$ curl -H 'dev-id: {dev}' -H 'x-api-key: {key}' https://api.tryterra.co/v2/",
+            "notes.txt",
+        ),
+    ],
+)
+def test_more_languages(template: str, path: str) -> None:
+    dev, key = fake_dev_id("testing"), fake_api_key()
+    found = scan_text(template.format(dev=dev, key=key), path)
+    assert sorted((m.kind, m.environment, m.confidence) for m in found) == [
+        ("api-key", Environment.TESTING, "high"),
+        ("dev-id", Environment.TESTING, "high"),
+    ]
