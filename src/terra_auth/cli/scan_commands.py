@@ -162,5 +162,4 @@ def scan(
     else:
         echo(report.render_text(new, **counts))
     if new:
-        # sys.exit, not ctx.exit: click's main(standalone_mode=False) returns Exit's code
-        sys.exit(EXIT_PROBLEMS)
+        raise click.exceptions.Exit(EXIT_PROBLEMS)
