@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -159,12 +160,30 @@ class _Server:
         import uvicorn
 
         self.started = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.wake: asyncio.Event | None = None
         started = self.started
+
+        holder = self
 
         class Server(uvicorn.Server):
             async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                holder.loop = asyncio.get_running_loop()
+                holder.wake = asyncio.Event()
                 await super().startup(sockets=sockets)
                 started.set()
+
+            async def main_loop(self) -> None:
+                # uvicorn's loop polls every 0.1 s; this one also wakes at once on stop()
+                counter = 0
+                wake = holder.wake
+                assert wake is not None
+                should_exit = await self.on_tick(counter)
+                while not should_exit:
+                    counter = (counter + 1) % 864000
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), 0.1)
+                    should_exit = await self.on_tick(counter)
 
         config = uvicorn.Config(
             app,
@@ -272,6 +291,9 @@ class Emulator:
         server, self._server = self._server, None
         if server is not None:
             server.server.should_exit = True
+            if server.loop is not None and server.wake is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already ended
+                    server.loop.call_soon_threadsafe(server.wake.set)
             server.thread.join(timeout=10)
             server.sock.close()
         self.engine.dispatcher.stop()

@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import hmac
 import itertools
 import json
 import threading
@@ -25,7 +27,6 @@ from typing import Any
 import httpx
 
 from terra_auth.secret import get_logger
-from terra_auth.webhooks.signature import sign_webhook
 
 __all__ = ["Attempt", "Delivery", "Dispatcher", "signature_header"]
 
@@ -102,11 +103,18 @@ class Delivery:
 
 
 def signature_header(body: bytes, secrets: list[str], timestamp: int | None = None) -> str:
-    """``t=<unix>,v1=<hex>[,v1=<hex>...]``: one v1 per secret (several during a rotation)."""
+    """``t=<unix>,v1=<hex>[,v1=<hex>...]``: one v1 per secret (several during a rotation).
+
+    ``v1 = hex(HMAC-SHA256(secret, f"{t}." + body))`` (terra-api.md section 6). The emulator keeps
+    its own signer so it never shares a bug with the verifier in ``terra_auth.webhooks``.
+
+    >>> signature_header(b'{"type":"auth","status":"success"}', ["whsec_test"], 1723808700)[-8:]
+    '6f469964'
+    """
     t = int(time.time()) if timestamp is None else timestamp
-    parts = [sign_webhook(body, secret, timestamp=t) for secret in secrets]
-    v1s = [p.split(",", 1)[1] for p in parts]
-    return f"t={t}," + ",".join(v1s)
+    signed = f"{t}.".encode() + body
+    v1s = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets]
+    return f"t={t}," + ",".join(f"v1={v}" for v in v1s)
 
 
 class Dispatcher:

@@ -29,12 +29,14 @@ def sign_terra_webhook(
 
     ``body`` may be a mapping (serialised compactly); send exactly the bytes you signed.
     """
-    from terra_auth.webhooks.signature import sign_webhook
+    from terra_auth.emulator.webhooks import signature_header
 
     if isinstance(body, Mapping):
         body = json.dumps(body, separators=(",", ":"))
     t = int(time.time()) if timestamp is None else timestamp
-    signature = sign_webhook(body, secret, timestamp=t)
+    raw = body.encode() if isinstance(body, str) else body
+    value = secret.reveal() if isinstance(secret, Secret) else secret
+    signature = signature_header(raw, [value], timestamp=t)
     return {
         "content-type": "application/json",
         "terra-signature": signature,
