@@ -146,6 +146,7 @@ def test_mobile_token_is_bound_to_the_user_and_rate_limited(make_service):
         assert answer.status_code == 200, answer.text
         token = answer.json()
         assert set(token) == {"token", "expires_at", "reference_id"}
+        assert answer.headers["cache-control"] == "no-store"  # tokens are never cached
         assert token["reference_id"] == "alice" and token["token"]
     limited = service.http.post("/terra/mobile-token", headers=as_user("alice"))
     assert limited.status_code == 429

@@ -11,7 +11,7 @@ Example:
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -27,7 +27,6 @@ from terra_auth.service.core import (
     ClientLike,
     ServiceCore,
     StoreLike,
-    _is_store_unavailable,
     problem_for,
     resolve_credentials,
 )
@@ -39,13 +38,13 @@ if TYPE_CHECKING:
 __all__ = ["build_router", "create_app", "terra_router"]
 
 log = get_logger("terra_auth.service")
-T = TypeVar("T")
 CurrentUser = Callable[..., Any]
 
 
 def _problem_response(exc: BaseException) -> JSONResponse:
     problem = problem_for(exc)
-    return JSONResponse(problem.body, status_code=problem.status, headers=problem.headers)
+    headers = {**problem.headers, "Cache-Control": "no-store"}
+    return JSONResponse(problem.body, status_code=problem.status, headers=headers)
 
 
 def _unauthenticated() -> JSONResponse:
@@ -60,15 +59,16 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=pages.PAGE_HEADERS)
 
 
-async def _call(fn: Callable[[], T]) -> T | JSONResponse:
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _call(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
+    """Run a core operation in the threadpool; its result or its error as JSON, never cached."""
     try:
-        return await run_in_threadpool(fn)
+        result = await run_in_threadpool(fn)
     except TerraAuthError as exc:
         return _problem_response(exc)
-    except Exception as exc:
-        if _is_store_unavailable(exc):
-            return _problem_response(exc)
-        raise
+    return JSONResponse(result, status_code=status, headers=_NO_STORE)
 
 
 def build_router(
@@ -123,7 +123,7 @@ def build_router(
         theirs)."""
         if user is None:
             return _unauthenticated()
-        return await _call(lambda: core.disconnect(user, terra_user_id))
+        return await _call(lambda: core.disconnect(user, terra_user_id), 202)
 
     async def landing(request: Request, user: str | None, outcome: str) -> HTMLResponse:
         query = {k: v for k, v in request.query_params.items() if k == "user_id"}

@@ -25,7 +25,6 @@ from terra_auth.service.core import (
     ClientLike,
     ServiceCore,
     StoreLike,
-    _is_store_unavailable,
     problem_for,
     resolve_credentials,
 )
@@ -48,7 +47,10 @@ class TerraBlueprint(Blueprint):
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(data), status=status, headers=dict(headers or {}), mimetype="application/json"
+        json.dumps(data),
+        status=status,
+        headers={**(headers or {}), "Cache-Control": "no-store"},
+        mimetype="application/json",
     )
 
 
@@ -95,12 +97,8 @@ def terra_blueprint(
             return _json({"error": "unauthenticated", "detail": "log in first"}, 401)
         try:
             return _json(fn(user), status)
-        except TerraAuthError as exc:
+        except TerraAuthError as exc:  # StoreUnavailable included: 503
             return _problem(exc)
-        except Exception as exc:
-            if _is_store_unavailable(exc):
-                return _problem(exc)
-            raise
 
     @bp.post("/widget-session")
     def widget_session() -> Response:
