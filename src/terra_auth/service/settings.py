@@ -47,8 +47,8 @@ VARIABLES: dict[str, str] = {
     "TERRA_SERVICE_MOBILE_TOKEN_LIMIT": "mobile tokens per user per window (default 5)",
     "TERRA_SERVICE_MOBILE_TOKEN_WINDOW": "the rate-limit window in seconds (default 60)",
     "TERRA_SERVICE_CURRENT_USER": "module:function returning the current user id (for serve)",
-    "TERRA_SERVICE_AUTO_MIGRATE": "1 (default) upgrades the database schema at startup; set 0 "
-    "when several processes share PostgreSQL and run `terra-auth db upgrade` once instead",
+    "TERRA_SERVICE_AUTO_MIGRATE": "1 (default) upgrades the database schema at startup; 0 "
+    "leaves it to `terra-auth db upgrade`",
     "TERRA_SERVICE_DEMO": "1 enables the demo login (refused with production)",
     "TERRA_SERVICE_SESSION_KEY": "signing key of the demo login cookie (random if unset)",
 }
