@@ -155,3 +155,13 @@ def test_pages_escape_every_value():
     )
     assert "<img src=x>" not in page
     assert "<script>" not in page.replace('<script src="/terra/assets/app.js" defer>', "")
+
+
+def test_every_setting_is_documented():
+    from pathlib import Path
+
+    from terra_auth.service.settings import VARIABLES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text()
+    missing = [name for name in VARIABLES if f"`{name}" not in docs]
+    assert missing == [], f"document these in docs/service.md: {missing}"
