@@ -190,13 +190,15 @@ def _not_after(moment: datetime | None) -> float | None:
     return moment.timestamp()
 
 
-_item_cache: dict[tuple[Any, str | None], tuple[Any, tuple[_Key, ...]]] = {}
+#: slot -> (item, its keys, the one key when there is exactly one that never expires)
+_item_cache: dict[tuple[Any, Any], tuple[Any, tuple[_Key, ...], _Key | None]] = {}
 
 
 def _slot(item: Any, tag: Any) -> tuple[Any, Any]:
     """Cache slot of a secret item: a str by value, anything else by identity. ``tag`` is the
-    mapping key the item came under (so the hot loop needs one lookup per entry), else the
-    environment's plain value (hashing an Enum member runs Python code) or ``None``."""
+    mapping key the item came under (a str, or an Environment member by identity: hashing an
+    Enum member runs Python code), so the hot loop needs one lookup per entry; for nested
+    items the environment's plain value, or ``None``."""
     return (item, tag) if type(item) is str else (id(item), tag)
 
 
@@ -233,7 +235,8 @@ def _expand(item: Any, environment: Environment | None, tag: Any = None) -> tupl
         raise _bad_secrets(item)
     if len(_item_cache) >= _MAX_CACHED_KEYS:
         _item_cache.clear()
-    _item_cache[slot] = (item, keys)  # holding the item keeps its id from being reused
+    only = keys[0] if len(keys) == 1 and keys[0].not_after is None else None
+    _item_cache[slot] = (item, keys, only)  # holding the item keeps its id from reuse
     return keys
 
 
@@ -389,47 +392,16 @@ def _try(keys: tuple[_Key, ...], msg: bytes, raw: bytes, v1: list[bytes], now: f
     return result
 
 
-def _fast_match(secrets: Any, t: str, raw: bytes, signature: bytes) -> _Key | None:
-    """The first key that matches, when every key tried so far is cached and never expires;
-    ``None`` sends the caller to :func:`_check_signature` (which also explains a failure)."""
-    msg = t.encode() + b"."
-    if type(secrets) is not dict:
-        single = _fast_item(secrets, None, msg, raw, signature)
-        return None if single is _MISS else single
-    for name, item in secrets.items():  # inlined _fast_item: this loop is the hot path
-        found = _item_cache.get((item, name) if type(item) is str else (id(item), name))
-        if found is None or (found[0] is not item and type(item) is not str):
-            return None
-        key: _Key
-        for key in found[1]:
-            if key.not_after is not None:
-                return None
-            mac = key.template.copy()
-            mac.update(msg)
-            mac.update(raw)
-            if hmac.compare_digest(signature, mac.hexdigest().encode()):
-                return key
-    return None
-
-
-_MISS = _Key(None, None, None)  # "not cached or may expire": take the full check
-
-
-def _fast_item(
-    item: Any, environment: Environment | None, msg: bytes, raw: bytes, signature: bytes
-) -> _Key | None:
-    found = _item_cache.get(_slot(item, _tag(environment)))
-    if found is None or (found[0] is not item and type(item) is not str):
-        return _MISS
-    for key in found[1]:
-        if key.not_after is not None:
-            return _MISS
-        mac = key.template.copy()
-        mac.update(msg)
-        mac.update(raw)
-        if hmac.compare_digest(signature, mac.hexdigest().encode()):
-            return key
-    return None
+def _fast_item(item: Any, t: str, raw: bytes, signature: bytes) -> _Key | None:
+    """The key of a cached, never-expiring single item (a ``Secret``, ``TerraCredentials``,
+    a list is never cached) when it matches; ``None`` means: take the full check."""
+    entry = _item_cache.get(_slot(item, None))
+    if entry is None or entry[2] is None or entry[0] is not item:
+        return None
+    mac = entry[2].template.copy()
+    mac.update(t.encode() + b".")
+    mac.update(raw)
+    return entry[2] if hmac.compare_digest(signature, mac.hexdigest().encode()) else None
 
 
 def _check_signature(secrets: Any, t: str, raw: bytes, v1: list[bytes], now: float) -> _Key:
@@ -444,7 +416,8 @@ def _check_signature(secrets: Any, t: str, raw: bytes, v1: list[bytes], now: flo
         tried = bool(keys)
     elif isinstance(secrets, Mapping):
         for name, item in secrets.items():
-            keys = _expand(item, _environment(name), name)
+            environment = _environment(name)  # a str name, or an Environment (by identity)
+            keys = _expand(item, environment, name if type(name) is str else id(environment))
             found = _try(keys, msg, raw, v1, now)
             if found >= 0:
                 return keys[found]
@@ -558,10 +531,40 @@ def verify_signature(
         header, trace_id = headers_or_signature, None
     else:
         header, trace_id = _lookup(headers_or_signature)
+    environment: Environment | None = None
     canonical = _CANONICAL.fullmatch(header) if header else None
     if canonical is not None:  # what Terra sends, parsed in one step
-        t, signature = canonical.groups()
-        v1 = [signature.encode()]
+        t, hex_signature = canonical.groups()
+        signature = hex_signature.encode()
+        template = _template_cache.get(secrets) if type(secrets) is str else None
+        if template is not None:  # one plain secret already keyed: the common case, inline
+            mac = template.copy()
+            mac.update(t.encode() + b".")
+            mac.update(raw)
+            matched = hmac.compare_digest(signature, mac.hexdigest().encode())
+        elif type(secrets) is dict:  # an environment map: one cache lookup per entry tried
+            msg = t.encode() + b"."
+            matched = False
+            for name, item in secrets.items():
+                tag = name if type(name) is str else id(name)  # Enum members hash in Python
+                entry = _item_cache.get((item, tag) if type(item) is str else (id(item), tag))
+                if entry is None or entry[2] is None:
+                    break  # not cached yet, rotation or several keys: the full check
+                if entry[0] is not item and type(item) is not str:
+                    break
+                only = entry[2]  # a _Key: (environment, template, not_after), read by index
+                mac = only[1].copy()
+                mac.update(msg)
+                mac.update(raw)
+                if hmac.compare_digest(signature, mac.hexdigest().encode()):
+                    environment, matched = only[0], True
+                    break
+        else:
+            key = _fast_item(secrets, t, raw, signature)
+            matched = key is not None
+            environment = None if key is None else key.environment
+        if not matched:  # a miss, rotation, or keys not cached yet: the full check says why
+            environment = _check_signature(secrets, t, raw, [signature], moment).environment
     elif header is None or not header.strip():
         raise _fail(
             "missing_header",
@@ -569,25 +572,14 @@ def verify_signature(
             hint="make sure your proxy forwards the terra-signature header",
         )
     else:
-        t, v1 = _parse_header(header)
-    single = _item_cache.get((secrets, None)) if type(secrets) is str else None
-    if single is not None and len(v1) == 1:  # one cached str secret: the common case, inline
-        key = single[1][0]
-        mac = key.template.copy()
-        mac.update(t.encode() + b".")
-        mac.update(raw)
-        if not hmac.compare_digest(v1[0], mac.hexdigest().encode()):
-            key = _check_signature(secrets, t, raw, v1, moment)  # raises with the reason
-    else:
-        matched = _fast_match(secrets, t, raw, v1[0]) if len(v1) == 1 else None
-        # several signatures, rotation, a miss: the full check (which says why)
-        key = matched if matched is not None else _check_signature(secrets, t, raw, v1, moment)
+        t, v1 = _parse_header(header)  # several v1, other schemes, spaces: the full check
+        environment = _check_signature(secrets, t, raw, v1, moment).environment
     stamp = int(t)
     if stamp >= _SECONDS_LIMIT or (limit is not None and abs(moment - stamp) > limit):
         _check_time(t, moment, limit)  # raises with the reason
     return _new_result(
         VerifiedSignature,
-        (key.environment, None if trace_id is None else _clean_trace_id(trace_id), stamp, raw),
+        (environment, None if trace_id is None else _clean_trace_id(trace_id), stamp, raw),
     )
 
 
