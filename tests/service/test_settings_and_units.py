@@ -165,3 +165,14 @@ def test_every_setting_is_documented():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text()
     missing = [name for name in VARIABLES if f"`{name}" not in docs]
     assert missing == [], f"document these in docs/service.md: {missing}"
+
+
+def test_current_user_ids_are_checked(fake_secret):
+    from terra_auth.service.core import _check_user
+
+    assert _check_user(42) == "42"
+    assert _check_user("alice") == "alice"
+    for bad in ("", "x" * 300, True, 1.5, b"alice"):
+        with pytest.raises(ConfigurationError) as info:
+            _check_user(bad)
+        assert "current_user" in str(info.value) and info.value.hint

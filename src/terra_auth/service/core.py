@@ -152,7 +152,7 @@ def problem_for(exc: BaseException) -> Problem:
     elif isinstance(exc, TransportError):
         status, code = 502, "upstream_unreachable"
     else:
-        log.error("service error: %s", type(exc).__name__)
+        log.error("service error (%s): %s", type(exc).__name__, exc)
         return Problem(500, {"error": "internal", "detail": "internal error"})
     body = {"error": code, "detail": mask(getattr(exc, "message", str(exc)))}
     hint = exc.hint if isinstance(exc, TerraAuthError) else None
@@ -497,9 +497,13 @@ def _expires_at(model: Any, default_seconds: int) -> str:
 
 
 def _check_user(user_id: object) -> str:
+    """The user id as a string (ints are accepted); a bad one is the host app's bug (500)."""
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
+        user_id = str(user_id)
     if not isinstance(user_id, str) or not user_id or len(user_id) > _MAX_USER_ID:
-        raise InvalidRequestError(
-            "the current user id must be a non-empty string of at most 256 characters",
+        raise ConfigurationError(
+            f"current_user returned {type(user_id).__name__}, not a user id "
+            "(a non-empty string of at most 256 characters)",
             hint="make your current_user dependency return the user's id as a string, or None",
         )
     return user_id
