@@ -237,3 +237,9 @@ def test_a_store_factory_is_asked_on_every_request(
     assert first.status_code == 503 and "retry-after" in first.headers
     assert second.status_code == 200 and second.json()["duplicate"] is False
     assert [c.terra_user_id for c in store.connections_for("ref-f")] == ["u-f"]
+
+
+def test_the_openapi_document_lists_the_webhook_route(receiver):
+    response = receiver.get("/openapi.json")
+    assert response.status_code == 200
+    assert "post" in response.json()["paths"]["/terra/webhooks"]
