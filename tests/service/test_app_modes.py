@@ -35,14 +35,18 @@ def test_terra_router_mounts_into_an_existing_app(emulator, tmp_path):
         return {"user": user}
 
     settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'host.db'}")
-    host.include_router(
-        terra_router(
-            settings,
-            current_user=bearer_user,
-            credentials={Environment.TESTING: emulator.credentials("testing")},
-            prefix="/api/terra",
-        )
+    router = terra_router(
+        settings,
+        current_user=bearer_user,
+        credentials={Environment.TESTING: emulator.credentials("testing")},
+        prefix="/api/terra",
     )
+    host.include_router(router)
+
+    @host.get("/dashboard")
+    def dashboard(user: Annotated[str | None, Depends(bearer_user)]) -> dict[str, int]:
+        return {"wearables": len(router.core.connections(user or "-"))}
+
     with BackgroundServer(host) as server, httpx.Client(base_url=server.url) as http:
         emulator.set_webhook_url("testing", f"{server.url}/api/terra/webhooks")
         alice = {"authorization": "Bearer token-alice"}
@@ -55,6 +59,7 @@ def test_terra_router_mounts_into_an_existing_app(emulator, tmp_path):
         emulator.wait_for_deliveries(before + 1, timeout=10.0)
         rows = http.get("/api/terra/connections", headers=alice).json()
         assert [r["provider"] for r in rows] == ["SUUNTO"]
+        assert http.get("/dashboard", headers=alice).json() == {"wearables": 1}
         bob = {"authorization": "Bearer token-bob"}
         assert http.get("/api/terra/connections", headers=bob).json() == []
         # the landing page's script and style come from the mounted prefix

@@ -35,7 +35,7 @@ from terra_auth.service.settings import ServiceSettings
 if TYPE_CHECKING:
     from terra_auth.store import Store
 
-__all__ = ["build_router", "create_app", "terra_router"]
+__all__ = ["TerraRouter", "build_router", "create_app", "terra_router"]
 
 log = get_logger("terra_auth.service")
 CurrentUser = Callable[..., Any]
@@ -71,6 +71,13 @@ async def _call(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
     return JSONResponse(result, status_code=status, headers=_NO_STORE)
 
 
+class TerraRouter(APIRouter):
+    """An APIRouter carrying its :class:`ServiceCore` (``router.core``), e.g. to list a user's
+    connections from your own pages with ``router.core.connections(user_id)``."""
+
+    core: ServiceCore
+
+
 def build_router(
     core: ServiceCore,
     *,
@@ -78,7 +85,7 @@ def build_router(
     prefix: str = "/terra",
     home_url: str | None = None,
     manage_lifespan: bool = True,
-) -> APIRouter:
+) -> TerraRouter:
     """The routes of the service around an existing :class:`ServiceCore`."""
 
     @asynccontextmanager
@@ -89,7 +96,8 @@ def build_router(
         finally:
             await run_in_threadpool(core.close)
 
-    router = APIRouter(lifespan=lifespan if manage_lifespan else None)
+    router = TerraRouter(lifespan=lifespan if manage_lifespan else None)
+    router.core = core
     User = Annotated[str | None, Depends(current_user)]
     home = home_url or f"{core.settings.public_url}/"
 
@@ -191,7 +199,7 @@ def terra_router(
     store: StoreLike | None = None,
     prefix: str = "/terra",
     home_url: str = "/",
-) -> APIRouter:
+) -> TerraRouter:
     """The service's routes to ``include_router`` into an existing FastAPI app.
 
     ``current_user`` is a FastAPI dependency returning the logged-in user's id or ``None``.
