@@ -246,3 +246,9 @@ def test_parse_errors_name_the_field_not_the_value(data: Any, word: str) -> None
         parse_event(data)
     assert caught.value.reason == "invalid_body"
     assert word in str(caught.value)
+
+
+def test_raw_of_an_event_built_in_code_is_its_json_form() -> None:
+    event = DeauthEvent(type="deauth", user={"user_id": "u", "provider": "OURA"})  # type: ignore[arg-type]
+    assert event.raw["user"]["user_id"] == "u"
+    assert event.raw["type"] == "deauth"

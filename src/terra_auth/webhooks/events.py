@@ -113,11 +113,14 @@ class TerraEvent(BaseModel):
 
     type: str
     status: str | None = None
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def raw(self) -> dict[str, Any]:
-        """The event as sent (for data events: the untouched payload)."""
+        """The event as sent (for data events: the untouched payload); for an event built
+        in code rather than parsed, its JSON form."""
+        if self._raw is None:
+            return self.model_dump(mode="json")
         return self._raw
 
 
