@@ -176,3 +176,30 @@ def test_current_user_ids_are_checked(fake_secret):
         with pytest.raises(ConfigurationError) as info:
             _check_user(bad)
         assert "current_user" in str(info.value) and info.value.hint
+
+
+def test_user_ids_with_spaces_need_the_reference_key(fake_secret):
+    creds = {Environment.TESTING: TerraCredentials(Environment.TESTING, "d", Secret(fake_secret("k")))}
+    plain = ServiceCore(ServiceSettings(), creds)
+    with pytest.raises(ConfigurationError) as info:
+        plain.reference_id("Alice Smith")
+    assert "TERRA_SERVICE_REFERENCE_KEY" in (info.value.hint or "")
+    keyed = ServiceCore(ServiceSettings(reference_key=Secret(fake_secret("ref"))), creds)
+    assert keyed.reference_id("Alice Smith").startswith("ta_")
+
+
+def test_a_failed_start_closes_what_it_opened(tmp_path, fake_secret):
+    creds = {Environment.TESTING: TerraCredentials(Environment.TESTING, "d", Secret(fake_secret("k")))}
+    from terra_auth.service.demo import bind_socket
+    from terra_auth.store import StoreUnavailable
+
+    sock = bind_socket("127.0.0.1", 0)  # a port where nothing listens once closed
+    port = sock.getsockname()[1]
+    sock.close()
+    core = ServiceCore(
+        ServiceSettings(database_url=f"postgresql+psycopg://terra@127.0.0.1:{port}/terra"), creds
+    )
+    with pytest.raises(StoreUnavailable) as info:
+        core.start()
+    assert info.value.hint
+    assert core.clients == {} and core._owned == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -52,6 +53,7 @@ __all__ = [
 log = get_logger("terra_auth.service")
 T = TypeVar("T")
 _MAX_USER_ID = 256
+_TERRA_ID = re.compile(r"^[^\s\x00-\x1f\x7f]{1,256}$")  # what Terra's client accepts as an id
 
 
 class ClientLike(Protocol):
@@ -230,25 +232,11 @@ class ServiceCore:
         with self._lock:
             if self._started:
                 return self
-            if self._injected_clients is not None:
-                self.clients = dict(self._injected_clients)
-            else:
-                from terra_auth.client import TerraClient
-
-                for env, creds in self.credentials.items():
-                    client = TerraClient(creds)
-                    self.clients[env] = client
-                    self._owned.append(client)
-            if self._injected_store is not None:
-                self._store = self._injected_store
-            else:
-                from terra_auth.store import Store
-
-                store = Store(database_url=self.settings.database_url)
-                if self.settings.auto_migrate:
-                    store.upgrade()
-                self._store = store
-                self._owned.append(store)
+            try:
+                self._open()
+            except BaseException:
+                self._close_owned()
+                raise
             self._started = True
             log.info(
                 "service started: environments %s",
@@ -256,20 +244,44 @@ class ServiceCore:
             )
             return self
 
+    def _open(self) -> None:
+        if self._injected_clients is not None:
+            self.clients = dict(self._injected_clients)
+        else:
+            from terra_auth.client import TerraClient
+
+            for env, creds in self.credentials.items():
+                client = TerraClient(creds)
+                self.clients[env] = client
+                self._owned.append(client)
+        if self._injected_store is not None:
+            self._store = self._injected_store
+        else:
+            from terra_auth.store import Store
+
+            store = Store(database_url=self.settings.database_url)
+            self._owned.append(store)
+            if self.settings.auto_migrate:
+                store.upgrade()
+            self._store = store
+
     def close(self) -> None:
         """Close what :meth:`start` opened (clients, store). Idempotent."""
         with self._lock:
-            owned, self._owned = self._owned, []
-            for resource in reversed(owned):
-                closer = getattr(resource, "close", None) or getattr(resource, "dispose", None)
-                if closer is not None:
-                    try:
-                        closer()
-                    except Exception as exc:  # closing must not hide the real shutdown path
-                        log.warning("closing %s failed: %s", type(resource).__name__, exc)
-            self.clients = {}
-            self._store = None
+            self._close_owned()
             self._started = False
+
+    def _close_owned(self) -> None:
+        owned, self._owned = self._owned, []
+        for resource in reversed(owned):
+            closer = getattr(resource, "close", None) or getattr(resource, "dispose", None)
+            if closer is not None:
+                try:
+                    closer()
+                except Exception as exc:  # closing must not hide the real shutdown path
+                    log.warning("closing %s failed: %s", type(resource).__name__, exc)
+        self.clients = {}
+        self._store = None
 
     @property
     def store(self) -> StoreLike:
@@ -299,7 +311,14 @@ class ServiceCore:
     # -- helpers -----------------------------------------------------------------------------
     def reference_id(self, user_id: str) -> str:
         """The reference id Terra knows this user by (derived on the server only)."""
-        return reference_id_for(_check_user(user_id), self.settings.reference_key)
+        user_id = _check_user(user_id)
+        if self.settings.reference_key is None and not _TERRA_ID.match(user_id):
+            raise ConfigurationError(
+                "a user id with spaces or control characters cannot be a Terra reference_id",
+                hint="set TERRA_SERVICE_REFERENCE_KEY so reference ids are derived (HMAC) from "
+                "user ids, or return ids without spaces from current_user",
+            )
+        return reference_id_for(user_id, self.settings.reference_key)
 
     def _upstream(self, action: str, call: Callable[[], T]) -> T:
         try:
