@@ -51,6 +51,9 @@ DEFAULT_TOLERANCE = 300
 SIGNATURE_HEADERS = ("terra-signature", "x-terra-signature")
 #: The delivery id header; stable across retries, ``<id>:chunk:<n>`` for chunks.
 TRACE_ID_HEADER = "x-terra-trace-id"
+_NAME_LENGTHS = frozenset(
+    len(p + n) for n in (*SIGNATURE_HEADERS, TRACE_ID_HEADER) for p in ("", "http_")
+)
 
 _MAX_HEADER_CHARS = 4096  # a real header is ~80 characters; anything huge is refused unread
 _MAX_TRACE_ID_CHARS = 256
@@ -289,10 +292,13 @@ def _lookup(headers: Any) -> tuple[str | None, str | None]:
     try:
         for pair in items:
             name, value = pair
-            key = _text(name)
-            if key is None:
+            if type(name) is not str:
+                name = _text(name)
+                if name is None:
+                    continue
+            if len(name) not in _NAME_LENGTHS:  # most headers are skipped on their length
                 continue
-            key = key.strip().lower()
+            key = name.lower()
             if key.startswith("http_"):  # a WSGI environ / Django request.META
                 key = key[5:].replace("_", "-")
             if key in SIGNATURE_HEADERS:
@@ -311,7 +317,7 @@ def _lookup(headers: Any) -> tuple[str | None, str | None]:
         return None, trace_id
     first = signatures[0]
     for other in signatures[1:]:
-        if other.strip() != first.strip():
+        if other != first and other.strip() != first.strip():
             raise _fail(
                 "malformed_header",
                 "the request carries different values for terra-signature and X-Terra-Signature",
