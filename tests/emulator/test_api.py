@@ -272,3 +272,32 @@ def test_asgi_app_works_with_httpx_asgi_transport() -> None:
 
     r = asyncio.run(call())
     assert r.status_code == 200 and r.json()["expires_in"] == 180
+
+
+def test_unknown_routes_answer_in_the_error_style(http: httpx.Client) -> None:
+    r = http.get("/api/v2/nothing?x=1")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["instance"] == "/api/v2/nothing?x=1" and "GET /api/v2/nothing" in r.json()["detail"]
+    wrong_method = http.get("/v2/auth/generateAuthToken", headers={"x-emulator-error-style": "legacy"})
+    assert wrong_method.status_code == 405 and wrong_method.json()["status"] == "error"
+
+
+def test_streaming_tokens_are_single_use(emu: Emulator, http: httpx.Client, auth) -> None:
+    token = http.post("/streaming/auth/developer", headers=auth).json()["token"]
+    first = http.post("/streaming/identify", json={"token": token})
+    assert first.status_code == 200 and first.json()["kind"] == "developer"
+    again = http.post("/streaming/identify", json={"token": token})
+    assert again.status_code == 403 and "already used" in again.json()["message"]
+    late = http.post("/streaming/auth/developer", headers=auth).json()["token"]
+    emu.clock.advance(181)
+    assert http.post("/streaming/identify", json={"token": late}).status_code == 403
+
+
+def test_a_reconnect_replaces_every_earlier_connection_of_the_tuple(emu: Emulator) -> None:
+    a = emu.connect("testing", provider="APPLE", reference_id=None)
+    b = emu.connect("testing", provider="APPLE", reference_id="p")
+    emu.engine.state.users[a["user_id"]].reference_id = "p"  # two earlier connections for the tuple
+    c = emu.connect("testing", provider="APPLE", reference_id="p")
+    assert [u["user_id"] for u in emu.users] == [c["user_id"]]
+    olds = {d.payload["old_user"]["user_id"] for d in emu.deliveries if d.event_type == "user_reauth"}
+    assert olds == {a["user_id"], b["user_id"]}

@@ -37,8 +37,11 @@ from terra_auth.emulator.responses import (
     read_json,
 )
 from terra_auth.errors import InvalidRequestError, NotFoundError
+from terra_auth.secret import get_logger
 
 __all__ = ["add_api_routes", "base_url", "style_for"]
+
+_log = get_logger("terra_auth.emulator.api")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -95,6 +98,9 @@ def _wrap(engine: Engine, fn: Handler, *, widget: bool = False) -> Handler:
             status, detail, creds, headers = 404, exc.message, False, None
         except InvalidRequestError as exc:
             status, detail, creds, headers = 400, exc.message, False, None
+        except Exception:  # a bug in the emulator: answer in style, log it
+            _log.exception("emulator error on %s %s", request.method, request.url.path)
+            status, detail, creds, headers = 500, "emulator internal error", False, None
         if widget:  # the access.tryterra.co widget endpoint: always {status, message}
             return error_response("legacy", status, detail, "", headers=headers)
         instance = instance_of(request.url.path, request.url.query)
@@ -349,6 +355,22 @@ def add_api_routes(app: FastAPI, engine: Engine) -> None:
             token = engine.state.new_streaming_token(env, kind="developer", user_id=None)
         return json_response({"token": token.token})
 
+    async def streaming_identify(request: Request) -> Response:
+        """Simulates the socket's IDENTIFY: spends a streaming token (single use)."""
+        body = await read_json(request, required=True)
+        token_value = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token_value, str):
+            raise BadRequest(400, 'send {"token": "..."}')
+        with engine.state.lock:
+            engine.state.prune()
+            token = engine.state.streaming_tokens.get(token_value)
+            if token is None or token.expires_at <= engine.clock.now():
+                raise BadRequest(403, "token expired or unknown")
+            if token.used:
+                raise BadRequest(403, "token already used")
+            token.used = True
+        return json_response({"status": "success", "kind": token.kind, "user_id": token.user_id})
+
     routes: list[tuple[str, Handler, str]] = [
         ("/integrations", integrations, "GET"),
         ("/integrations/detailed", integrations_detailed, "GET"),
@@ -369,3 +391,6 @@ def add_api_routes(app: FastAPI, engine: Engine) -> None:
         app.add_api_route(path, _wrap(engine, widget_session, widget=True), methods=["POST"])
     for path in ("/streaming/auth/user", "/streaming/auth/developer"):
         app.add_api_route(path, _wrap(engine, streaming_token, widget=True), methods=["POST"])
+    app.add_api_route(
+        "/streaming/identify", _wrap(engine, streaming_identify, widget=True), methods=["POST"]
+    )

@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from terra_auth.emulator.state import Clock, EmulatorState, User
 from terra_auth.emulator.webhooks import Delivery, Dispatcher
 from terra_auth.environments import Environment
 from terra_auth.errors import InvalidRequestError, NotFoundError
+from terra_auth.secret import Secret
 
 __all__ = ["ERROR_STYLES", "Engine", "UserCapReached"]
 
@@ -113,10 +113,13 @@ class Engine:
     ) -> Account:
         """Replace a signing secret; with an overlap, sign with old and new for that long."""
         account = self.account(environment)
-        if overlap_seconds > 0:
-            account.previous_secrets.append((account.webhook_secret, time.time() + overlap_seconds))
-        account.webhook_secret = new_secret or self.state.new_hex(32)
-        account.__post_init__()  # register the new value for masking
+        with self.state.lock:
+            if overlap_seconds > 0:
+                account.previous_secrets.append(
+                    (account.webhook_secret, time.time() + overlap_seconds)
+                )
+            account.webhook_secret = new_secret or self.state.new_hex(32)
+            Secret(account.webhook_secret)  # registers the value, so mask() hides it
         return account
 
     def set_webhook_url(self, environment: str, url: str | None) -> None:
@@ -147,8 +150,8 @@ class Engine:
             payload=payload,
             url=account.webhook_url,
             secrets=lambda: self.secrets_for(environment),
-            trace_id=str(uuid.uuid4()),
-            reference=str(uuid.uuid4()),
+            trace_id=self.state.new_uuid(),
+            reference=self.state.new_uuid(),
             delay=delay,
         )
 
@@ -184,25 +187,23 @@ class Engine:
         account = self.accounts[env]
         provider = self.check_provider(provider)
         with self.state.lock:
-            old: User | None = None
+            olds: list[User] = []
             if replaces_user_id is not None:
-                old = self.state.find_user(env, replaces_user_id)
-                if old is None:
+                replaced = self.state.find_user(env, replaces_user_id)
+                if replaced is None:
                     raise NotFoundError(
                         f"user {replaces_user_id!r} to replace does not exist in {env}",
                         status_code=404,
                         hint="list users with GET /_emulator/state",
                     )
-            elif reference_id is not None:
-                old = next(
-                    (
-                        u
-                        for u in self.state.users_of(env)
-                        if u.provider == provider and u.reference_id == reference_id
-                    ),
-                    None,
-                )
-            count = self.state.count_users(env) - (1 if old is not None else 0)
+                olds = [replaced]
+            elif reference_id is not None:  # same provider account again: every earlier one goes
+                olds = [
+                    u
+                    for u in self.state.users_of(env)
+                    if u.provider == provider and u.reference_id == reference_id
+                ]
+            count = self.state.count_users(env) - len(olds)
             if account.user_cap is not None and count >= account.user_cap:
                 raise UserCapReached(
                     f"the {env} environment already holds {count} users (its cap)",
@@ -211,7 +212,7 @@ class Engine:
             user = self.state.new_user(
                 env, provider=provider, reference_id=reference_id, user_id=user_id, scopes=scopes
             )
-            if old is not None:
+            for old in olds:
                 self.state.users.pop(old.user_id, None)
                 old.active = False
         self.send_event(
@@ -223,7 +224,7 @@ class Engine:
             ),
             users=(user,),
         )
-        if old is not None:
+        for old in olds:
             self.send_event(env, payloads.user_reauth(user.public(), old.public()), users=(user,))
         return dict(user.public(), environment=env)
 

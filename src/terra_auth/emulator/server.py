@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from terra_auth.emulator.accounts import Account, load_config
-from terra_auth.emulator.api import style_for  # noqa: F401 (re-exported for plugins)
 from terra_auth.emulator.core import Engine
 from terra_auth.emulator.faults import Fault
 from terra_auth.emulator.responses import STYLE_HEADER, error_body, instance_of
@@ -141,12 +140,29 @@ class EmulatorApp:
 def create_app(engine: Engine) -> EmulatorApp:
     """The emulator's ASGI app for an engine (FastAPI inside :class:`EmulatorApp`)."""
     from fastapi import FastAPI
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-    from terra_auth.emulator.api import add_api_routes
+    from terra_auth.emulator.api import add_api_routes, style_for
     from terra_auth.emulator.control import add_control_routes
+    from terra_auth.emulator.responses import error_response
     from terra_auth.emulator.widget import add_widget_routes
 
     inner = FastAPI(title="Terra emulator", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def unknown_route(request: Request, exc: Exception) -> Response:
+        """404/405 in the request's error style, naming what was asked."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        what = f"{request.method} {request.url.path}"
+        detail = {
+            404: f"no such endpoint: {what}",
+            405: f"method not allowed: {what}",
+        }.get(status, f"emulator error on {what}")
+        instance = instance_of(request.url.path, request.url.query)
+        return error_response(style_for(engine, request), status, detail, instance)
+
+    inner.add_exception_handler(HTTPException, unknown_route)
     add_api_routes(inner, engine)
     add_widget_routes(inner, engine)
     add_control_routes(inner, engine)
