@@ -203,3 +203,13 @@ def test_a_failed_start_closes_what_it_opened(tmp_path, fake_secret):
         core.start()
     assert info.value.hint
     assert core.clients == {} and core._owned == []
+
+
+def test_an_unusable_sqlite_path_is_a_configuration_error(tmp_path, fake_secret):
+    creds = {Environment.TESTING: TerraCredentials(Environment.TESTING, "d", Secret(fake_secret("k")))}
+    (tmp_path / "a-file").write_text("not a directory")
+    core = ServiceCore(ServiceSettings(database_url=f"sqlite:///{tmp_path / 'a-file' / 'x.db'}"), creds)
+    with pytest.raises(ConfigurationError) as info:
+        core.start()
+    assert "DATABASE_URL" in (info.value.hint or "") and "a-file" in str(info.value)
+    assert core.clients == {}

@@ -259,10 +259,17 @@ class ServiceCore:
         else:
             from terra_auth.store import Store
 
-            store = Store(database_url=self.settings.database_url)
-            self._owned.append(store)
-            if self.settings.auto_migrate:
-                store.upgrade()
+            try:
+                store = Store(database_url=self.settings.database_url)
+                self._owned.append(store)
+                if self.settings.auto_migrate:
+                    store.upgrade()
+            except OSError as exc:  # e.g. the SQLite file's directory cannot be created
+                raise ConfigurationError(
+                    f"cannot open the database {masked_url(self.settings.database_url)} "
+                    f"({exc.strerror or type(exc).__name__})",
+                    hint="check DATABASE_URL: a SQLite file needs a writable directory",
+                ) from None
             self._store = store
 
     def close(self) -> None:
@@ -469,6 +476,20 @@ def _check_redirects(
                     f"{exc.message} (for the {creds.environment.value} environment)",
                     hint=exc.hint or "set TERRA_SERVICE_PUBLIC_URL to the service's https URL",
                 ) from None
+
+
+def masked_url(url: str) -> str:
+    """A database URL without its password.
+
+    >>> masked_url("postgresql://app:pw@db/terra")
+    'postgresql://app:***@db/terra'
+    """
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.rsplit("@", maxsplit=1)[-1]
 
 
 def connection_json(state: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 from terra_auth.environments import Environment
 from terra_auth.errors import ConfigurationError
 from terra_auth.secret import Secret, get_logger
+from terra_auth.service.core import masked_url
 
 __all__ = ["BackgroundServer", "Demo", "bind_socket", "run_demo"]
 
@@ -211,7 +212,7 @@ def run_demo(
         echo(f"  service         {demo.url}/  (demo login, API under {demo.url}/terra/)")
         echo(f"  webhooks        {demo.url}/terra/webhooks  (signed by the emulator)")
         echo(f"  Terra emulator  {demo.emulator_url}/  (hosted widget and API)")
-        echo(f"  database        {_safe_url(str(demo.database_url))}")
+        echo(f"  database        {masked_url(str(demo.database_url))}")
         echo("Press Ctrl-C to stop." if exit_after is None else f"Stopping after {exit_after:g} s.")
         if open_browser:
             import webbrowser
@@ -222,13 +223,3 @@ def run_demo(
         except KeyboardInterrupt:
             echo("stopping...")
     echo("terra-auth demo stopped")
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.rsplit("@", maxsplit=1)[-1]
