@@ -63,9 +63,10 @@ def _secrets(env: str | None) -> Any:
 def verify_webhook(
     env: str | None, signature: str | None, tolerance: str, as_json: bool, body: IO[bytes]
 ) -> None:
-    """Verify a webhook BODY (a file, or - for stdin) and print the event.
+    """Verify a saved webhook body (FILE, or - for stdin) and print the event.
 
-    Exit code 7 when verification fails; the reason code is printed.
+    Prints which environment's secret signed it; exit code 7 with the reason code when
+    verification fails.
     """
     from terra_auth.errors import WebhookVerificationError
     from terra_auth.webhooks import verify_webhook as verify
