@@ -399,8 +399,9 @@ def _try(keys: tuple[_Key, ...], msg: bytes, raw: bytes, v1: list[bytes], now: f
 
 
 def _fast_item(item: Any, t: str, raw: bytes, signature: bytes) -> _Key | None:
-    """The key of a cached, never-expiring single item (a ``Secret``, ``TerraCredentials``,
-    a list is never cached) when it matches; ``None`` means: take the full check."""
+    """The key of ``item`` (a ``Secret``, ``SigningSecret`` or ``TerraCredentials`` seen
+    before, holding one never-expiring key) when it matches; ``None`` means: take the full
+    check (lists are never cached, so they always take it)."""
     entry = _item_cache.get(_slot(item, None))
     if entry is None or entry[2] is None or entry[0] is not item:
         return None
@@ -414,7 +415,7 @@ def _check_signature(secrets: Any, t: str, raw: bytes, v1: list[bytes], now: flo
     """The key that signed; secrets are tried in order and expanded only when reached."""
     msg = t.encode() + b"."
     expired = tried = False
-    if type(secrets) is str:  # one plain secret: the common case, no ABC checks
+    if type(secrets) is str:  # one plain secret
         keys = _expand(secrets, None)
         found = _try(keys, msg, raw, v1, now)
         if found >= 0:
