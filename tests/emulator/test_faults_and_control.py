@@ -173,3 +173,13 @@ def test_credentials_point_at_the_emulator(emu: Emulator) -> None:
     assert creds.widget_session_url == f"{emu.url}/api/widget/session"
     assert creds.streaming_url == f"{emu.url}/streaming"
     assert creds.webhook_secrets[0].value.reveal() == account.webhook_secret
+
+
+def test_control_plane_settings_switch_the_failed_auth_form(emu: Emulator, http: httpx.Client, auth) -> None:
+    r = http.post("/_emulator/settings", json={"legacy_auth_error": True, "deauth_delay": 0})
+    assert r.json()["legacy_auth_error"] is True
+    session = http.post("/api/widget/session", headers=auth, json={"reference_id": "s"}).json()
+    http.post(session["url"], data={"provider": "FITBIT", "outcome": "deny"})
+    payload = emu.deliveries[-1].payload
+    assert payload["type"] == "auth" and payload["status"] == "error" and payload["reason"] == "access_denied"
+    assert http.post("/_emulator/settings", json={"time_scale": -1}).status_code == 400

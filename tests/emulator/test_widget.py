@@ -160,3 +160,22 @@ def test_mobile_reinstall_replaces_the_connection(emu: Emulator, http: httpx.Cli
     reauth = [d.payload for d in emu.deliveries if d.event_type == "user_reauth"]
     assert reauth and reauth[0]["old_user"]["user_id"] == ids[0]
     assert json.loads(emu.deliveries[-1].body)["new_user"]["user_id"] == ids[1]
+
+
+def test_show_disconnect_lists_and_disconnects_existing_connections(
+    emu: Emulator, http: httpx.Client, auth
+) -> None:
+    user = emu.connect("testing", provider="OURA", reference_id="sd")
+    emu.connect("testing", provider="GARMIN", reference_id="someone-else")
+    session = _session(http, auth, reference_id="sd")
+    assert "data-connected" not in http.get(session["url"]).text  # only when asked
+    r = http.post("/api/widget/session", headers=auth, json={"reference_id": "sd", "show_disconnect": "true"})
+    url = r.json()["url"]
+    page = http.get(url).text
+    assert re.findall(r'data-connected="([A-Z]+)"', page) == ["OURA"]
+    done = http.post(url + "/disconnect", data={"user_id": user["user_id"]})
+    assert done.status_code == 303
+    assert [u["reference_id"] for u in emu.users] == ["someone-else"]
+    assert emu.wait_for_deliveries(1, event_type="deauth", delivered=False)
+    bad = http.post("/api/widget/session", headers=auth, json={"show_disconnect": 3})
+    assert bad.status_code == 400

@@ -130,6 +130,16 @@ def _str_field(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean body field; the strings "true"/"false" are accepted (Terra's FAQ sends them)."""
+    value = body.get(name, False)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise BadRequest(400, f"{name} must be true or false")
+    return value
+
+
 def _redirect_field(body: dict[str, Any], name: str) -> str | None:
     value = _str_field(body, name)
     if value is not None and "://" not in value:
@@ -206,6 +216,7 @@ def add_api_routes(app: FastAPI, engine: Engine) -> None:
             success_url=_redirect_field(body, "auth_success_redirect_url"),
             failure_url=_redirect_field(body, "auth_failure_redirect_url"),
             language=body.get("language"),
+            show_disconnect=_flag(body, "show_disconnect"),
         )
         return json_response(
             {

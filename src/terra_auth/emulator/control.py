@@ -3,7 +3,8 @@
 Endpoints: ``POST reset``, ``GET state``, ``POST connect``, ``POST trigger``,
 ``POST webhook-url``, ``POST rotate-secret``, ``GET|POST|DELETE faults``, ``GET deliveries``,
 ``GET requests``, ``POST clock/advance``, ``POST error-style``, ``POST accounts/{env}``,
-``GET accounts``. No secret is ever returned, only fingerprints.
+``GET accounts``, ``POST settings`` (``legacy_auth_error``, ``deauth_delay``, ``time_scale``).
+No secret is ever returned, only fingerprints.
 
 Example (curl):
     curl -X POST localhost:8787/_emulator/connect \\
@@ -226,7 +227,29 @@ def add_control_routes(app: FastAPI, engine: Engine) -> None:
             engine.error_style = style
         return json_response({"status": "success", "style": style})
 
+    async def settings(request: Request) -> Response:
+        body = await _object(request)
+        if "legacy_auth_error" in body:
+            engine.legacy_auth_error = bool(body["legacy_auth_error"])
+        for name in ("deauth_delay", "time_scale"):
+            if name in body:
+                value = body[name]
+                if not isinstance(value, int | float) or value < 0:
+                    raise BadRequest(400, f"{name} must be a non-negative number")
+                if name == "time_scale":
+                    engine.dispatcher.time_scale = float(value)
+                setattr(engine, name, float(value))
+        return json_response(
+            {
+                "error_style": engine.error_style,
+                "legacy_auth_error": engine.legacy_auth_error,
+                "deauth_delay": engine.deauth_delay,
+                "time_scale": engine.dispatcher.time_scale,
+            }
+        )
+
     routes: list[tuple[str, Handler, str]] = [
+        ("settings", settings, "POST"),
         ("reset", reset, "POST"),
         ("state", state, "GET"),
         ("accounts", accounts, "GET"),

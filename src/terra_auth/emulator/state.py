@@ -118,6 +118,7 @@ class WidgetSession:
     language: str | None
     expires_at: float
     used: bool = False
+    show_disconnect: bool = False
 
 
 @dataclass(slots=True)
@@ -226,6 +227,7 @@ class EmulatorState:
         success_url: str | None,
         failure_url: str | None,
         language: str | None,
+        show_disconnect: bool = False,
     ) -> WidgetSession:
         """Create a widget session valid for 900 s."""
         session = WidgetSession(
@@ -237,6 +239,7 @@ class EmulatorState:
             failure_url=failure_url,
             language=language,
             expires_at=self.clock.now() + SESSION_TTL,
+            show_disconnect=show_disconnect,
         )
         with self.lock:
             self._prune_locked()

@@ -173,12 +173,36 @@ def add_widget_routes(app: FastAPI, engine: Engine) -> None:
         if error is not None:
             return error
         assert session is not None
-        providers = session.providers
+        connected = ""
+        if session.show_disconnect and session.reference_id is not None:
+            rows = [
+                f'<form method=post action="/widget/session/{session_id}/disconnect" '
+                f'data-connected="{html.escape(u.provider)}"><strong>{html.escape(u.provider)}'
+                f'</strong> connected<input type=hidden name=user_id value="{u.user_id}">'
+                "<button type=submit data-outcome=disconnect>Disconnect</button></form>"
+                for u in engine.state.users_of(session.environment)
+                if u.reference_id == session.reference_id
+            ]
+            connected = "<h2>Connected</h2>" + "".join(rows) if rows else ""
         return _page(
             "Connect a wearable (Terra emulator)",
-            "<p>Choose a provider and what the user does on its login page.</p>"
-            + _choices(f"/widget/session/{session_id}", providers),
+            connected
+            + "<p>Choose a provider and what the user does on its login page.</p>"
+            + _choices(f"/widget/session/{session_id}", session.providers),
         )
+
+    async def session_disconnect(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        form = await _form(request)
+        session, error = live_session(session_id)
+        if error is not None:
+            return error
+        assert session is not None
+        user = engine.state.find_user(session.environment, form.get("user_id", ""))
+        if not session.show_disconnect or user is None or user.reference_id != session.reference_id:
+            return _error_page("This connection cannot be disconnected from this session.", 400)
+        engine.deauthenticate(session.environment, user.user_id)
+        return RedirectResponse(f"/widget/session/{session_id}", status_code=303)
 
     async def session_submit(request: Request) -> Response:
         session_id = request.path_params["session_id"]
@@ -286,6 +310,9 @@ def add_widget_routes(app: FastAPI, engine: Engine) -> None:
     app.add_api_route("/widget/session/demo/failure", demo_page, methods=["GET"])
     app.add_api_route("/widget/session/{session_id}", session_page, methods=["GET"])
     app.add_api_route("/widget/session/{session_id}", session_submit, methods=["POST"])
+    app.add_api_route(
+        "/widget/session/{session_id}/disconnect", session_disconnect, methods=["POST"]
+    )
     app.add_api_route("/widget/login/{flow_id}", login_page, methods=["GET"])
     app.add_api_route("/widget/login/{flow_id}", login_submit, methods=["POST"])
     app.add_api_route("/mobile-sdk/connect", mobile_connect, methods=["POST"])
