@@ -2,7 +2,7 @@
 
 Example:
     >>> sign_terra_webhook("{}", "s3cret-value", timestamp=1)["X-Terra-Signature"][:8]
-    't=1,v1=4'
+    't=1,v1=3'
 """
 
 from __future__ import annotations
