@@ -34,7 +34,7 @@ BODY = json.dumps({"reference_id": "bench-user", "providers": "FITBIT,GARMIN"}).
 def _serve(kind: str, queue: mp.Queue, stop: mp.Event) -> None:  # type: ignore[type-arg]
     sys.path.insert(0, str(ROOT / "src"))
     from terra_auth.emulator import Emulator
-    from terra_auth.emulator.server import _Server
+    from terra_auth.emulator.app import _Server
 
     if kind == "emulator":
         emu = Emulator(seed=1)

@@ -17,6 +17,7 @@ MODULES = [
     "terra_auth.emulator.widget",
     "terra_auth.emulator.core",
     "terra_auth.emulator.api",
+    "terra_auth.emulator.app",
     "terra_auth.testing",
     "terra_auth.testing.signing",
 ]
