@@ -48,6 +48,7 @@ def test_dropped_connection_is_a_transport_error(emu: Emulator, auth) -> None:
         with pytest.raises(httpx.TransportError):
             http.get("/v2/integrations")
         assert http.get("/v2/integrations").status_code == 200
+    assert [r.status for r in emu.requests] == [0, 200]  # a dropped request is logged as 0
 
 
 def test_latency_fault_delays_the_answer(emu: Emulator, http: httpx.Client) -> None:

@@ -196,3 +196,31 @@ def test_events_without_destination_are_recorded_not_sent(emu: Emulator) -> None
     emu.connect("testing", provider="FITBIT")
     (delivery,) = emu.deliveries
     assert delivery.url is None and delivery.attempts == [] and delivery.event_type == "auth"
+
+
+def test_asgi_only_use_still_delivers_webhooks(receiver) -> None:
+    import asyncio
+
+    emu = Emulator(seed=1, webhook_url=receiver.url, time_scale=0.001)  # never start()ed
+    account = emu.environments["testing"]
+
+    async def complete_widget() -> httpx.Response:
+        transport = httpx.ASGITransport(app=emu.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emu") as client:
+            session = (
+                await client.post(
+                    "/api/widget/session",
+                    headers={"dev-id": account.dev_id, "x-api-key": account.api_key},
+                    json={"reference_id": "asgi"},
+                )
+            ).json()
+            return await client.post(session["url"], data={"provider": "FITBIT", "outcome": "connect"})
+
+    try:
+        assert asyncio.run(complete_widget()).status_code == 302
+        (post,) = receiver.wait(1)
+        assert json.loads(post.body)["user"]["reference_id"] == "asgi"
+    finally:
+        emu.stop()
+    emu.connect("testing", provider="OURA")  # after stop: recorded, not sent
+    assert emu.deliveries[-1].attempts == []

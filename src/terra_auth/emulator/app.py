@@ -82,6 +82,8 @@ class EmulatorApp:
                 style=style,
                 account=account,
             ):
+                if fault.kind == "drop":
+                    status = 0  # no answer at all: logged as status 0
                 return
             await self.inner(scope, receive, send_with_headers)
         finally:

@@ -138,29 +138,39 @@ class Dispatcher:
         self._ids = itertools.count(1)
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
         self._client: httpx.Client | None = None
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the sending thread."""
-        self._stop = False
-        self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False)
-        self._thread = threading.Thread(
-            target=self._run, name="terra-emulator-webhooks", daemon=True
-        )
-        self._thread.start()
+        """Start the sending thread (idempotent)."""
+        with self._start_lock:
+            self._closed = False
+            if self._thread is not None:
+                return
+            self._stop = False
+            self._client = httpx.Client(
+                timeout=self.timeout, follow_redirects=False, trust_env=False
+            )
+            self._thread = threading.Thread(
+                target=self._run, name="terra-emulator-webhooks", daemon=True
+            )
+            self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread; pending deliveries are abandoned."""
-        with self.changed:
-            self._stop = True
-            self.changed.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
-            self._thread = None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Stop the thread; pending deliveries are abandoned (until :meth:`start` again)."""
+        with self._start_lock:
+            self._closed = True
+            with self.changed:
+                self._stop = True
+                self.changed.notify_all()
+            if self._thread is not None:
+                self._thread.join(timeout=self.timeout + 5)
+                self._thread = None
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def clear(self) -> None:
         """Forget every delivery and drop pending retries."""
@@ -193,6 +203,8 @@ class Dispatcher:
             url=url,
             secrets=secrets,
         )
+        if url is not None and self._thread is None and not self._closed:
+            self.start()  # e.g. an app driven through httpx.ASGITransport, never start()ed
         with self.changed:
             self.deliveries.append(delivery)
             if url is not None:
