@@ -184,3 +184,24 @@ def test_control_plane_settings_switch_the_failed_auth_form(emu: Emulator, http:
     payload = emu.deliveries[-1].payload
     assert payload["type"] == "auth" and payload["status"] == "error" and payload["reason"] == "access_denied"
     assert http.post("/_emulator/settings", json={"time_scale": -1}).status_code == 400
+
+
+def test_bad_emulator_options_are_clear_errors() -> None:
+    from terra_auth.errors import ConfigurationError
+
+    with pytest.raises(InvalidRequestError) as info:
+        Emulator(time_scale=-1)
+    assert "time_scale" in str(info.value) and info.value.hint
+    with pytest.raises(InvalidRequestError, match="error style"):
+        Emulator(error_style="fancy")
+    with pytest.raises(ConfigurationError, match="unknown environment"):
+        Emulator(config={"accounts": {"moon": {}}})
+    with pytest.raises(ConfigurationError, match="unknown provider"):
+        Emulator(config={"accounts": {"testing": {"enabled_providers": ["NOKIA3310"]}}})
+
+
+def test_control_plane_wrong_types_are_400_not_500(emu: Emulator, http: httpx.Client) -> None:
+    r = http.post("/_emulator/faults", json={"path": "/x", "kind": "status", "count": "two"})
+    assert r.status_code == 400 and r.json()["hint"]
+    r = http.post("/_emulator/faults", json={"path": "/x", "kind": "latency", "latency": "slow"})
+    assert r.status_code == 400

@@ -59,6 +59,12 @@ def _guard(fn: Handler) -> Handler:
             return _problem(404, exc.message, exc.hint)
         except (InvalidRequestError, ConfigurationError) as exc:
             return _problem(409 if isinstance(exc, UserCapReached) else 400, exc.message, exc.hint)
+        except (TypeError, ValueError) as exc:
+            return _problem(
+                400,
+                f"a value in the request has the wrong type ({type(exc).__name__})",
+                "see docs/emulator.md, section Control plane, for each field's type",
+            )
 
     return handler
 

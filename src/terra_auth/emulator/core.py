@@ -63,6 +63,18 @@ class Engine:
         deauth_delay: float = 2.0,
         request_log_size: int = 10_000,
     ) -> None:
+        for name, value, low in (
+            ("time_scale", time_scale, 0.0),
+            ("webhook_timeout", webhook_timeout, 0.001),
+            ("max_attempts", max_attempts, 1),
+            ("user_cap", user_cap, 0),
+            ("deauth_delay", deauth_delay, 0.0),
+        ):
+            if not isinstance(value, int | float) or value < low:
+                raise InvalidRequestError(
+                    f"emulator option {name}={value!r} is out of range",
+                    hint=f"{name} must be a number >= {low}",
+                )
         config = dict(config or {})
         if seed is None and config.get("seed") is not None:
             seed = int(config["seed"])
