@@ -314,3 +314,26 @@ def test_the_validator_rejects_a_wrong_payload(validate) -> None:
         validate({"type": "deauth", "status": "success"}, "schemas/core/DeauthEvent.yaml")
     with pytest.raises(AssertionError):
         validate({"title": "x"}, "v2-bundled.yaml#/components/schemas/Problem")
+
+
+def test_endpoints_outside_the_2026_spec_validate_against_their_documented_shapes(
+    styled: tuple[Emulator, str], specs, validate
+) -> None:
+    """/auth/tokens answers like generateAuthToken; PATCH /users/{id} as in the v5 spec."""
+    emu, style = styled
+    account = emu.environments["testing"]
+    good = {"dev-id": account.dev_id, "x-api-key": account.api_key}
+    user = emu.connect("testing", provider="FITBIT", reference_id="p")
+    with httpx.Client(base_url=emu.url) as http:
+        for prefix in ("/v2", "/api/v2"):
+            token = http.post(f"{prefix}/auth/tokens?reference_id=p", headers=good)
+            assert token.status_code == 200
+            check_response(specs, validate, token, path="/auth/generateAuthToken", method="post", style=style)
+            patched = http.patch(f"{prefix}/users/{user['user_id']}", headers=good, json={"active": False})
+            assert patched.status_code == 200 and patched.json()["user"]["active"] is False
+            ref = response_ref(specs, "legacy/v5-bundled.yaml", "/users/{user_id}", "patch", 200, "application/json")
+            assert ref is not None
+            validate(patched.json(), ref)
+            missing = http.patch(f"{prefix}/users/nope", headers=good, json={})
+            assert missing.status_code == 404
+            check_response(specs, validate, missing, path="/userInfo", method="get", style=style)
