@@ -30,7 +30,7 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "Ctrl-C" in line:
+            if "Ctrl-C" in line or line.startswith("{"):
                 ready.set()
         ready.set()
 
@@ -120,3 +120,22 @@ def test_cli_config_file_fixes_the_accounts(tmp_path: Path, fake_secret) -> None
     finally:
         _stop(proc)
     assert key not in "".join(lines) and "emulator-testing-fixed" in "".join(lines)
+
+
+def test_cli_json_banner_for_scripts() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "terra_auth", "emulator", "--port", "0", "--json", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        data = json.loads(proc.stdout.readline())
+        assert httpx.get(data["api_base_url"] + "/integrations").status_code == 200
+        assert data["widget_session_url"].endswith("/api/widget/session")
+        assert [a["environment"] for a in data["accounts"]] == ["testing", "staging", "production"]
+        assert all(a["api_key"].startswith("******") for a in data["accounts"])
+    finally:
+        code, _ = _stop(proc)
+    assert code == 0

@@ -14,7 +14,7 @@ from types import FrameType
 
 import click
 
-from terra_auth.cli._output import echo, echo_json, echo_table
+from terra_auth.cli._output import echo, echo_table
 
 __all__ = ["emulator"]
 
@@ -53,7 +53,9 @@ __all__ = ["emulator"]
 @click.option("--legacy-auth-error", is_flag=True, help="Failed auth as type=auth,status=error.")
 @click.option("--legacy-widget-gone", is_flag=True, help="Legacy widget endpoint answers 410.")
 @click.option("--show-secrets", is_flag=True, help="Print API keys and signing secrets unmasked.")
-@click.option("--json", "as_json", is_flag=True, help="Print the startup details as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the startup details as one line of JSON."
+)
 def emulator(
     *,
     host: str,
@@ -134,10 +136,11 @@ def _report(emu: object, written: list[Path], *, show_secrets: bool, as_json: bo
             "accounts": rows,
             "env_files": [str(p) for p in written],
         }
+        line = json.dumps(data, separators=(",", ":"))  # one line, for scripts
         if show_secrets:
-            click.echo(json.dumps(data))
+            click.echo(line)
         else:
-            echo_json(data)
+            echo(line)
         return
     out(f"Terra emulator listening on {emu.url}")
     out(f"  data API:        {emu.url}/api/v2  (also {emu.url}/v2)")
