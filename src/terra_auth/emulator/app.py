@@ -20,7 +20,7 @@ from typing import Any
 
 from terra_auth.emulator.accounts import Account
 from terra_auth.emulator.core import Engine
-from terra_auth.emulator.faults import Fault
+from terra_auth.emulator.faults import Fault, normalize_path
 from terra_auth.emulator.responses import STYLE_HEADER, error_body, instance_of
 from terra_auth.emulator.state import RequestRecord
 
@@ -113,6 +113,10 @@ class EmulatorApp:
         style = style if style in ("problem", "legacy", "forbidden") else None
         if style is None:
             style = (account.error_style if account else None) or self.engine.error_style
+        if normalize_path(scope["path"]) == "/api/widget/session" or scope["path"].startswith(
+            "/streaming/"
+        ):
+            style = "legacy"  # these hosts answer {status, message}, never problem+json
         instance = instance_of(scope["path"], scope.get("query_string", b""))
         headers: list[tuple[bytes, bytes]] = []
         if fault.kind == "rate_limit":
