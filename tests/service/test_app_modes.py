@@ -131,7 +131,7 @@ def test_connections_in_a_second_environment_are_disconnected_there(make_service
 def test_store_outage_answers_503(emulator, tmp_path):
     from terra_auth.store import Store
 
-    broken = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    broken = Store(f"sqlite:///{tmp_path / 'never-upgraded.db'}")  # no tables: unusable
     app = create_app(
         ServiceSettings(database_url="sqlite://"),
         current_user=lambda: "alice",

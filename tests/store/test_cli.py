@@ -108,3 +108,45 @@ def test_bad_input_is_a_clear_error_never_a_traceback(tmp_path):
         assert "Traceback" not in result.stderr
         assert canary not in result.stderr + result.stdout
         assert "hint:" in result.stderr
+
+
+def _bad_sqlite_paths(tmp_path):
+    """(label, URL, words the message must contain) for paths SQLite cannot use."""
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "a-dir").mkdir()
+    cases = [
+        ("missing directory", f"sqlite:///{tmp_path / 'nonexistent-dir' / 'sub' / 'x.db'}",
+         "does not exist"),
+        ("parent is a file", f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", "is a file"),
+        ("path is a directory", f"sqlite:///{tmp_path / 'a-dir'}", "directory, not a file"),
+        # nobody (root included) can create a file in /proc
+        ("unwritable location", "sqlite:////proc/terra-auth-x.db", "cannot be used"),
+    ]
+    if os.geteuid() != 0:  # root ignores permission bits
+        readonly = tmp_path / "read-only"
+        readonly.mkdir(mode=0o555)
+        cases.append(("read-only directory", f"sqlite:///{readonly / 'x.db'}", "not writable"))
+    return cases
+
+
+def test_an_unusable_sqlite_path_exits_3_with_a_hint_and_creates_nothing(tmp_path):
+    for label, url, words in _bad_sqlite_paths(tmp_path):
+        for command in (["db", "upgrade"], ["events", "replay"], ["db", "current"]):
+            result = run(*command, "--database-url", url, cwd=tmp_path)
+            where = (label, command, result.stderr)
+            assert result.returncode == 3, where
+            assert result.stderr.startswith("error: ") and words in result.stderr, where
+            assert "hint: " in result.stderr and "DATABASE_URL" in result.stderr, where
+            assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "nonexistent-dir").exists()  # the store never creates directories
+    assert not list((tmp_path / "a-dir").iterdir())
+
+
+def test_the_missing_directory_hint_works(tmp_path):
+    url = f"sqlite:///{tmp_path / 'data' / 'terra.db'}"
+    refused = run("db", "upgrade", "--database-url", url)
+    assert refused.returncode == 3 and f"mkdir -p {tmp_path / 'data'}" in refused.stderr
+    (tmp_path / "data").mkdir()
+    done = run("db", "upgrade", "--database-url", url)
+    assert done.returncode == 0, done.stderr
+    assert "(head)" in done.stdout

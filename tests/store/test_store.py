@@ -42,6 +42,10 @@ def summary(store):
 # -- migrations ---------------------------------------------------------------------------------
 def test_upgrade_from_empty_creates_the_tables_at_head(tmp_path):
     path = tmp_path / "sub" / "dir" / "fresh.db"
+    with pytest.raises(ConfigurationError) as info:  # directories are never created
+        Store(f"sqlite:///{path}")
+    assert "mkdir -p" in (info.value.hint or "") and not (tmp_path / "sub").exists()
+    path.parent.mkdir(parents=True)
     store = Store(f"sqlite:///{path}")
     assert store.current_revision() is None
     store.upgrade()

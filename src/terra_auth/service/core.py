@@ -259,17 +259,11 @@ class ServiceCore:
         else:
             from terra_auth.store import Store
 
-            try:
-                store = Store(database_url=self.settings.database_url)
-                self._owned.append(store)
-                if self.settings.auto_migrate:
-                    store.upgrade()
-            except OSError as exc:  # e.g. the SQLite file's directory cannot be created
-                raise ConfigurationError(
-                    f"cannot open the database {masked_url(self.settings.database_url)} "
-                    f"({exc.strerror or type(exc).__name__})",
-                    hint="check DATABASE_URL: a SQLite file needs a writable directory",
-                ) from None
+            # a bad URL or SQLite path is a ConfigurationError, a database down StoreUnavailable
+            store = Store(database_url=self.settings.database_url)
+            self._owned.append(store)
+            if self.settings.auto_migrate:
+                store.upgrade()
             self._store = store
 
     def close(self) -> None:

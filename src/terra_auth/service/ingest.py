@@ -359,7 +359,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    from terra_auth.cli._exit import exit_code_for, fail
+    from terra_auth.errors import TerraAuthError
+
     try:
         main()
     except KeyboardInterrupt:
         sys.exit(0)
+    except TerraAuthError as exc:  # a bad URL or path, a missing secret: a message, no traceback
+        fail(str(exc), code=exit_code_for(exc), hint=exc.hint)

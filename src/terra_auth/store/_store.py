@@ -32,6 +32,7 @@ from terra_auth.errors import InvalidRequestError
 from terra_auth.secret import get_logger, mask
 from terra_auth.store import _sqlite_fast
 from terra_auth.store._errors import StoreUnavailable
+from terra_auth.store._paths import check_sqlite_path, sqlite_file
 from terra_auth.store._records import (
     HEADERS_KEPT,
     IngestResult,
@@ -76,6 +77,11 @@ def _now() -> datetime:
 class Store:
     """Persistence of connections and webhook events; see ``docs/persistence.md``.
 
+    A bad URL or an unusable SQLite path (missing directory, a file where a directory should
+    be, no write permission) raises :class:`~terra_auth.errors.ConfigurationError` here, in
+    the constructor; a database that cannot be reached raises :class:`StoreUnavailable` when
+    first used. Directories are never created.
+
     >>> store = Store("sqlite:///:memory:")
     >>> store.upgrade()
     >>> store.all_connections()
@@ -95,6 +101,7 @@ class Store:
         self.url = normalize_url(database_url)
         self.masked_url = mask_url(self.url)
         self.dialect = self.url.get_backend_name()
+        check_sqlite_path(self.url)  # ConfigurationError now, not an OSError later
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._pending_lock = threading.Lock()
         self._pending: list[_sqlite_fast.Job] = []
@@ -220,10 +227,7 @@ class Store:
             yield conn
 
     def _sqlite_file(self) -> Path | None:
-        database = self.url.database or ""
-        if self.dialect != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
-            return None
-        return Path(database).expanduser()
+        return sqlite_file(self.url)
 
     # -- schema -----------------------------------------------------------------------------
     def _alembic_config(self, conn: Connection) -> Any:
@@ -238,9 +242,6 @@ class Store:
         """Run the packaged Alembic migrations up to ``revision`` (safe to run concurrently)."""
         from alembic import command
 
-        path = self._sqlite_file()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         with self._translate_errors(), self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
