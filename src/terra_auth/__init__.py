@@ -114,10 +114,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from terra_auth.client import (
+        AsyncTerraClient,
+        RetryPolicy,
+        TerraClient,
+        get_async_terra_client,
+        get_terra_client,
+    )
     from terra_auth.environments import (
         Environment,
         SigningSecret,
         TerraCredentials,
+        load_all_environments,
+        load_credentials,
     )
     from terra_auth.errors import (
         AuthenticationError,
@@ -132,4 +141,22 @@ if TYPE_CHECKING:
         TransportError,
         WebhookVerificationError,
     )
+    from terra_auth.models import (
+        AuthLink,
+        CheckResult,
+        Integration,
+        MobileToken,
+        StreamingToken,
+        TerraUser,
+        WidgetSession,
+    )
     from terra_auth.secret import Secret
+    from terra_auth.webhooks import (
+        ConnectionChange,
+        ConnectionState,
+        VerifiedWebhook,
+        parse_event,
+        reduce_event,
+        sign_webhook,
+        verify_webhook,
+    )
