@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest install bench clean
+.PHONY: demo test lint typecheck scan pytest install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,21 +18,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/terra-auth demo $(DEMO_ARGS)
 
-## the whole test suite: ruff, mypy --strict on src/, pytest
-test: lint typecheck pytest
+## the whole test suite: ruff, mypy --strict on src/, our own credential scan, pytest
+test: lint typecheck scan pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src
+
+scan: $(STAMP)
+	$(BIN)/terra-auth scan .
+	$(BIN)/terra-auth scan --git-history
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
