@@ -164,6 +164,9 @@ def test_write_env_files_mode_0600_and_never_overwrite(emu: Emulator, tmp_path) 
     assert f"TERRA_DEV_ID={emu.environments['testing'].dev_id}" in text
     assert (tmp_path / ".env.terra.testing").stat().st_mode & 0o777 == 0o600
     assert existing.read_text() == "KEEP=1\n"
+    assert ".env.terra*" in (tmp_path / ".gitignore").read_text().splitlines()
+    emu.write_env_files(tmp_path)  # a second run adds no second .gitignore entry
+    assert (tmp_path / ".gitignore").read_text().count(".env.terra*") == 1
 
 
 def test_credentials_point_at_the_emulator(emu: Emulator) -> None:

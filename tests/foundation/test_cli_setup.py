@@ -203,3 +203,14 @@ def test_refuses_a_key_another_environment_already_uses(config, invoke) -> None:
     result = invoke(*args, input=f"fake-key-other-0123456789\n{testing.webhook_secret}\n",
                     env={"TERRA_ALLOW_SHARED_CREDENTIALS": "1"})
     assert result.exit_code == 0
+
+
+def test_credential_files_module_writes_privately_and_ignores_once(tmp_path) -> None:
+    from terra_auth.credential_files import ensure_gitignored, write_private_file
+
+    target = tmp_path / ".env.terra.staging"
+    write_private_file(target, "TERRA_DEV_ID=acme-staging-1\n")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert ensure_gitignored(tmp_path, target.name).startswith("created")
+    assert ensure_gitignored(tmp_path, target.name) == "already ignored"
+    assert (tmp_path / ".gitignore").read_text().count(".env.terra*") == 1

@@ -180,7 +180,10 @@ class Emulator:
         )
 
     def write_env_files(self, directory: str | Path) -> list[Path]:
-        """Write ``.env.terra.<env>`` (mode 0600) for each environment; never overwrite."""
+        """Write ``.env.terra.<env>`` (mode 0600) for each environment; never overwrite.
+
+        The folder's ``.gitignore`` is made to cover ``.env.terra*``.
+        """
         import os
 
         folder = Path(directory)
@@ -199,6 +202,10 @@ class Emulator:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(self.env_file_text(env))
             written.append(path)
+        if written:  # fake keys, but a credential file never belongs in git
+            from terra_auth.credential_files import ensure_gitignored
+
+            ensure_gitignored(folder, written[0].name)
         return written
 
     # actions -------------------------------------------------------------------------------
