@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -239,3 +240,19 @@ def test_online_against_the_emulator(config, cli_process) -> None:
         (error,) = findings(json.loads(proc.stdout), "error", "online")
         assert error["environment"] == "staging" and "bad_credentials" in error["message"]
         assert acct.api_key not in proc.stdout
+
+
+def test_one_hint_per_cause_not_per_file(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from terra_auth.cli import cli
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for env in ("testing", "staging"):
+        path = tmp_path / f".env.terra.{env}"
+        path.write_text(f"TERRA_DEV_ID=acme-{env}-1\nTERRA_API_KEY=k-{env}-{os.urandom(8).hex()}\n")
+        path.chmod(0o600)
+    result = CliRunner().invoke(cli, ["doctor", "--directory", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.count("is not ignored by git") == 2
+    assert result.output.count("hint (git") == 1

@@ -687,9 +687,13 @@ def doctor(env: str | None, directory: Path, fix: bool, online: bool, as_json: b
             ["status", "check", "env", "message"],
             [[f.level, f.check, f.environment or "-", f.message] for f in ordered],
         )
+        shown: set[str] = set()
         for f in ordered:
             if f.hint and f.level in {"error", "warning"}:
-                echo(f"hint ({f.check}{', ' + f.environment if f.environment else ''}): {f.hint}")
+                line = f"hint ({f.check}{', ' + f.environment if f.environment else ''}): {f.hint}"
+                if line not in shown:  # one hint per cause, not one per file
+                    shown.add(line)
+                    echo(line)
         echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(EXIT_PROBLEMS)
