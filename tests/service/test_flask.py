@@ -110,3 +110,34 @@ def test_flask_oversized_webhook_is_refused(emulator, tmp_path):
     answer = app.test_client().post("/terra/webhooks", data=body,
                                     headers={"terra-signature": signature})
     assert answer.status_code == 413
+
+
+def test_flask_disconnect_of_a_user_terra_no_longer_knows(flask_app, emulator):
+    import httpx
+
+    client = flask_app.test_client()
+    alice = {"X-Test-User": "alice"}
+    user = emulator.connect("testing", provider="WITHINGS", reference_id="alice")
+    body = _auth_event("alice", user["user_id"])
+    signed = {
+        "terra-signature": sign_webhook(body, emulator.environments["testing"].webhook_secret),
+        "x-terra-trace-id": str(uuid.uuid4()),
+    }
+    assert client.post("/terra/webhooks", data=body, headers=signed).status_code == 200
+    # Terra deletes the user (control plane); its deauth webhook never reaches this app
+    with httpx.Client(base_url=emulator.url, timeout=10.0) as control:
+        gone = control.post("/_emulator/trigger", json={
+            "environment": "testing", "user_id": user["user_id"], "event": "deauth"})
+        assert gone.status_code == 200
+
+    answer = client.delete(f"/terra/connections/{user['user_id']}", headers=alice)
+
+    assert [r.status for r in emulator.requests if "deauthenticateUser" in r.path] == [404]
+    assert answer.status_code == 200
+    assert answer.get_json() == {"user_id": user["user_id"], "status": "disconnected"}
+    assert client.get("/terra/connections", headers=alice).get_json() == []
+    store = flask_app.blueprints["terra"].core.store
+    assert [a.reason for a in store.local_actions()] == ["terra_user_not_found"]
+    assert [e.type for e in store.events()] == ["auth"]
+    assert client.delete(f"/terra/connections/{user['user_id']}", headers=alice).status_code == 404
+    assert len(store.local_actions()) == 1

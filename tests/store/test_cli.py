@@ -31,12 +31,12 @@ def run(*args, cwd=None, env=None):
 def test_db_upgrade_defaults_to_a_sqlite_file_in_the_current_directory(tmp_path):
     result = run("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "0001_initial (head)" in result.stdout
+    assert "0002_local_actions (head)" in result.stdout
     assert (tmp_path / "terra-auth.db").exists()
     current = run("db", "current", "--json", cwd=tmp_path)
     assert json.loads(current.stdout) == {
         "database": "sqlite:///terra-auth.db",
-        "revision": "0001_initial",
+        "revision": "0002_local_actions",
         "head": True,
     }
 

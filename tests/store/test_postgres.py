@@ -121,7 +121,7 @@ def test_a_password_in_the_database_url_never_shows(pg_cluster, pg_store, caplog
             timeout=60,
         )
         outputs.append(result.stdout + result.stderr)
-    assert "revision 0001_initial (head)" in outputs[0]
+    assert "revision 0002_local_actions (head)" in outputs[0]
     assert "unavailable" in outputs[3] and "hint:" in outputs[3]
     with caplog.at_level(logging.DEBUG):
         store = Store(good)
@@ -159,3 +159,19 @@ def test_replay_on_postgresql_rebuilds_the_same_rows(pg_store, signer, make_even
     assert pg_store.replay_events().connections_written == len(expected) == 2
     assert pg_store.all_connections() == expected
     assert pg_store.replay_events().connections_written == 0
+
+
+def test_a_local_disconnect_on_postgresql_survives_replay(pg_store, signer, make_event):
+    from terra_auth.webhooks import verify_webhook
+
+    body, headers = signer.delivery(make_event("auth", "l-1", "r-l"), trace_id="pg-local-1")
+    pg_store.ingest(verify_webhook(body, headers, signer.secrets))
+    assert pg_store.mark_disconnected_locally("l-1") is True
+    assert pg_store.mark_disconnected_locally("l-1") is False
+    assert [a.reason for a in pg_store.local_actions(terra_user_id="l-1")] == [
+        "terra_user_not_found"
+    ]
+    with pg_store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM connections WHERE terra_user_id = 'l-1'"))
+    pg_store.replay_events()
+    assert pg_store.get_connection("l-1").status == "disconnected"

@@ -50,9 +50,9 @@ def test_upgrade_from_empty_creates_the_tables_at_head(tmp_path):
     assert store.current_revision() is None
     store.upgrade()
     store.upgrade()  # idempotent
-    assert store.current_revision() == Store.head_revision() == "0001_initial"
+    assert store.current_revision() == Store.head_revision() == "0002_local_actions"
     tables = set(sa.inspect(store.engine).get_table_names())
-    assert {"connections", "webhook_events", "idempotency", "alembic_version"} <= tables
+    assert {"connections", "webhook_events", "idempotency", "local_actions", "alembic_version"} <= tables
     store.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -193,6 +193,66 @@ def test_mark_deauth_requested(store, signer, make_event):
     ingest(store, signer, make_event("auth", "u-1"))
     assert store.mark_deauth_requested("u-1") is True
     assert store.mark_deauth_requested("missing") is False
+
+
+# -- local actions (no webhook) -----------------------------------------------------------------
+def test_a_local_disconnect_changes_the_row_records_an_action_and_no_event(
+    store, signer, make_event
+):
+    ingest(store, signer, make_event("auth", "u-1", "ref-1"), at=T0)
+    later = T0 + timedelta(hours=1)
+    assert store.mark_disconnected_locally("u-1", detail={"terra_status": 404}, at=later) is True
+    row = store.get_connection("u-1")
+    assert (row.status, row.updated_at, row.last_event_at) == ("disconnected", later, T0)
+    assert store.count_events() == 1  # no invented webhook
+    [action] = store.local_actions()
+    assert (action.terra_user_id, action.action, action.reason) == (
+        "u-1", "disconnected", "terra_user_not_found",
+    )
+    assert action.detail == {"terra_status": 404} and action.created_at == later
+    assert action.after_event_id == store.events()[0].id
+    # idempotent: nothing to do, nothing recorded
+    assert store.mark_disconnected_locally("u-1") is False
+    assert store.mark_disconnected_locally("nobody") is False
+    assert len(store.local_actions()) == 1 and store.local_actions(terra_user_id="x") == []
+    # Terra's own deauth arriving late changes nothing more
+    ingest(store, signer, make_event("deauth", "u-1", "ref-1"), at=later + timedelta(minutes=1))
+    assert store.get_connection("u-1").status == "disconnected"
+
+
+def test_replay_applies_local_actions_where_they_happened(store, signer, make_event):
+    ingest(store, signer, make_event("auth", "gone", "r-1"), at=T0)
+    ingest(store, signer, make_event("auth", "back", "r-2"), at=T0 + timedelta(minutes=1))
+    store.mark_disconnected_locally("gone", at=T0 + timedelta(minutes=2))
+    store.mark_disconnected_locally("back", at=T0 + timedelta(minutes=3))
+    # a later webhook connects "back" again: the local action must not win over it on replay
+    ingest(store, signer, make_event("auth", "back", "r-2"), at=T0 + timedelta(minutes=4))
+    expected = summary(store)
+    assert [c[4] for c in expected] == ["connected", "disconnected"]  # back, gone
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM connections"))
+    assert store.replay_events().connections_written == 2
+    assert summary(store) == expected
+    assert store.replay_events().connections_written == 0
+    # a window holding only the local action repairs that row alone
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE connections SET status='connected'"))
+    result = store.replay_events(since=T0 + timedelta(minutes=2, seconds=30))
+    assert result.events == 1 and store.get_connection("back").status == "connected"
+    assert store.get_connection("gone").status == "connected"  # outside the window: untouched
+    store.replay_events(since=T0 + timedelta(minutes=2))
+    assert summary(store) == expected
+
+
+def test_upgrading_a_0001_database_keeps_its_history(tmp_path, signer, make_event):
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    store.upgrade("0001_initial")
+    ingest(store, signer, make_event("auth", "u-1"))
+    assert "local_actions" not in sa.inspect(store.engine).get_table_names()
+    store.upgrade()
+    assert store.current_revision() == "0002_local_actions"
+    assert store.count_events() == 1 and store.mark_disconnected_locally("u-1") is True
+    store.close()
 
 
 # -- replay -------------------------------------------------------------------------------------

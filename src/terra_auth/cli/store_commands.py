@@ -3,7 +3,7 @@
 Example::
 
     $ terra-auth db upgrade --database-url sqlite:///terra-auth.db
-    database sqlite:///terra-auth.db is at revision 0001_initial (head)
+    database sqlite:///terra-auth.db is at revision 0002_local_actions (head)
     $ terra-auth events replay --since 2026-07-01T00:00:00Z
     replayed 12 events: 9 changes, 4 connections rewritten
 """

@@ -42,10 +42,13 @@ from terra_auth.secret import Secret, get_logger, mask
 from terra_auth.service.settings import ServiceSettings
 
 __all__ = [
+    "DISCONNECTED",
+    "DISCONNECT_REQUESTED",
     "Landing",
     "Problem",
     "RateLimiter",
     "ServiceCore",
+    "disconnect_status",
     "problem_for",
     "reference_id_for",
 ]
@@ -76,6 +79,21 @@ class StoreLike(Protocol):
     """What the core needs of :class:`terra_auth.store.Store`."""
 
     def connections_for(self, reference_id: str) -> list[Any]: ...
+
+
+#: ``DELETE /connections/{id}`` outcomes: Terra will confirm with a ``deauth`` webhook (202),
+#: or Terra no longer knew the user and the connection was marked disconnected here (200)
+DISCONNECT_REQUESTED = "disconnect_requested"
+DISCONNECTED = "disconnected"
+
+
+def disconnect_status(result: Mapping[str, Any]) -> int:
+    """The HTTP status of a :meth:`ServiceCore.disconnect` result.
+
+    >>> [disconnect_status({"status": s}) for s in ("disconnect_requested", "disconnected")]
+    [202, 200]
+    """
+    return 200 if result.get("status") == DISCONNECTED else 202
 
 
 def reference_id_for(user_id: str, key: Secret | None) -> str:
@@ -395,23 +413,38 @@ class ServiceCore:
         """Deauthenticate ``terra_user_id`` through Terra, only if it is the user's connection.
 
         The same 404 answers a connection that belongs to someone else and one that does not
-        exist, so ids cannot be probed.
+        exist, so ids cannot be probed. Returns ``status: "disconnect_requested"`` (Terra's
+        ``deauth`` webhook will confirm), or ``status: "disconnected"`` when Terra answered 404
+        (it no longer knows the user, so no webhook will come): the connection is then marked
+        disconnected locally (:meth:`Store.mark_disconnected_locally`).
         """
         owned = self._owned_connection(user_id, terra_user_id)
         environment = Environment.parse(str(_field(owned, "environment")))
         client = self.client(environment)
 
-        def call() -> None:
+        def call() -> bool:
+            """True when Terra deauthenticated the user; False when it no longer knew it."""
             try:
                 client.deauthenticate_user(terra_user_id)
             except NotFoundError:
-                log.info("Terra no longer knows the connection; treating it as disconnected")
+                return False
+            return True
 
-        self._upstream("disconnect the wearable", call)
+        if not self._upstream("disconnect the wearable", call):
+            # no deauth webhook will ever come for a user Terra does not know: record it here
+            log.info("Terra no longer knows connection %s; marked disconnected", terra_user_id)
+            mark_local = getattr(self.store, "mark_disconnected_locally", None)
+            if mark_local is not None:
+                mark_local(
+                    terra_user_id,
+                    reason="terra_user_not_found",
+                    detail={"terra_status": 404, "call": "deauthenticateUser"},
+                )
+                return {"user_id": terra_user_id, "status": DISCONNECTED}
         mark = getattr(self.store, "mark_deauth_requested", None)
         if mark is not None:
             mark(terra_user_id)
-        return {"user_id": terra_user_id, "status": "disconnect_requested"}
+        return {"user_id": terra_user_id, "status": DISCONNECT_REQUESTED}
 
     def _owned_connection(self, user_id: str, terra_user_id: str) -> Any:
         reference_id = self.reference_id(user_id)

@@ -27,6 +27,7 @@ from terra_auth.service.core import (
     ClientLike,
     ServiceCore,
     StoreLike,
+    disconnect_status,
     problem_for,
     resolve_credentials,
 )
@@ -62,13 +63,17 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-async def _call(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
-    """Run a core operation in the threadpool; its result or its error as JSON, never cached."""
+async def _call(fn: Callable[[], Any], status: int | Callable[[Any], int] = 200) -> JSONResponse:
+    """Run a core operation in the threadpool; its result or its error as JSON, never cached.
+
+    ``status`` is the success status, or a function of the result giving it.
+    """
     try:
         result = await run_in_threadpool(fn)
     except TerraAuthError as exc:
         return _problem_response(exc)
-    return JSONResponse(result, status_code=status, headers=_NO_STORE)
+    code = status(result) if callable(status) else status
+    return JSONResponse(result, status_code=code, headers=_NO_STORE)
 
 
 class TerraRouter(APIRouter):
@@ -125,13 +130,19 @@ def build_router(
             lambda: core.connections(user, include_disconnected=include_disconnected)
         )
 
-    @router.delete(f"{prefix}/connections/{{terra_user_id}}", status_code=202, tags=["terra"])
+    @router.delete(
+        f"{prefix}/connections/{{terra_user_id}}",
+        status_code=202,
+        tags=["terra"],
+        responses={200: {"description": "Terra no longer knew the user: disconnected here"}},
+    )
     async def disconnect(terra_user_id: str, user: User) -> Any:
         """Deauthenticate one of the current user's connections through Terra (404 if not
-        theirs)."""
+        theirs): 202 until Terra's webhook confirms; 200 ``disconnected`` when Terra no longer
+        knew the user."""
         if user is None:
             return _unauthenticated()
-        return await _call(lambda: core.disconnect(user, terra_user_id), 202)
+        return await _call(lambda: core.disconnect(user, terra_user_id), disconnect_status)
 
     async def landing(request: Request, user: str | None, outcome: str) -> HTMLResponse:
         query = {k: v for k, v in request.query_params.items() if k == "user_id"}

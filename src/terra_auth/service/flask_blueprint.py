@@ -25,6 +25,7 @@ from terra_auth.service.core import (
     ClientLike,
     ServiceCore,
     StoreLike,
+    disconnect_status,
     problem_for,
     resolve_credentials,
 )
@@ -91,12 +92,13 @@ def terra_blueprint(
 
     bp.record_once(start)
 
-    def run(fn: Callable[[str], Any], status: int = 200) -> Response:
+    def run(fn: Callable[[str], Any], status: int | Callable[[Any], int] = 200) -> Response:
         user = current_user()
         if user is None:
             return _json({"error": "unauthenticated", "detail": "log in first"}, 401)
         try:
-            return _json(fn(user), status)
+            result = fn(user)
+            return _json(result, status(result) if callable(status) else status)
         except TerraAuthError as exc:  # StoreUnavailable included: 503
             return _problem(exc)
 
@@ -115,7 +117,7 @@ def terra_blueprint(
 
     @bp.delete("/connections/<terra_user_id>")
     def disconnect(terra_user_id: str) -> Response:
-        return run(lambda user: core.disconnect(user, terra_user_id), 202)
+        return run(lambda user: core.disconnect(user, terra_user_id), disconnect_status)
 
     def landing(outcome: str) -> Response:
         query = {"user_id": request.args.get("user_id", "")}

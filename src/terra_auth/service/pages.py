@@ -202,7 +202,8 @@ APP_JS = """\
     button.disabled = true;
     say("Disconnecting...");
     const answer = await api("DELETE", "/connections/" + encodeURIComponent(userId));
-    if (answer.ok) { say("Disconnect requested; waiting for Terra's confirmation."); }
+    if (answer.status === 200) { say("Disconnected (Terra no longer knew this connection)."); }
+    else if (answer.ok) { say("Disconnect requested; waiting for Terra's confirmation."); }
     else { button.disabled = false; say("Could not disconnect (" + answer.status + ")."); }
     refresh();
   }

@@ -17,11 +17,24 @@ from typing import TYPE_CHECKING, Any
 from terra_auth.store._errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from terra_auth.store._store import IngestResult, ReplayResult, Store, StoredEvent
+    from terra_auth.store._store import (
+        IngestResult,
+        LocalAction,
+        ReplayResult,
+        Store,
+        StoredEvent,
+    )
 
-__all__ = ["IngestResult", "ReplayResult", "Store", "StoreUnavailable", "StoredEvent"]
+__all__ = [
+    "IngestResult",
+    "LocalAction",
+    "ReplayResult",
+    "Store",
+    "StoreUnavailable",
+    "StoredEvent",
+]
 
-_LAZY = {"IngestResult", "ReplayResult", "Store", "StoredEvent"}
+_LAZY = {"IngestResult", "LocalAction", "ReplayResult", "Store", "StoredEvent"}
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEADERS_KEPT",
     "IngestResult",
+    "LocalAction",
     "ReplayResult",
     "StoredEvent",
     "delivery_key",
@@ -74,6 +75,24 @@ class StoredEvent:
     signed_at: datetime | None
     received_at: datetime
     applied_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAction:
+    """A change this service made on its own (no webhook), e.g. ``action="disconnected"``
+    with ``reason="terra_user_not_found"`` when Terra answered 404 to a deauthentication.
+
+    ``after_event_id`` is the newest stored webhook event at that moment (replay order).
+    """
+
+    id: int
+    environment: str
+    terra_user_id: str
+    action: str
+    reason: str
+    detail: dict[str, Any]
+    after_event_id: int | None
+    created_at: datetime
 
 
 def _canonical(trace_id: str) -> str:

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -36,6 +37,7 @@ from terra_auth.store._paths import check_sqlite_path, sqlite_file
 from terra_auth.store._records import (
     HEADERS_KEPT,
     IngestResult,
+    LocalAction,
     ReplayResult,
     StoredEvent,
     _canonical,
@@ -46,19 +48,25 @@ from terra_auth.store._records import (
     delivery_key,
 )
 from terra_auth.store._urls import DEFAULT_DATABASE_URL, mask_url, normalize_url
-from terra_auth.store.models import ConnectionRow, IdempotencyRow, WebhookEventRow
+from terra_auth.store.models import (
+    ConnectionRow,
+    IdempotencyRow,
+    LocalActionRow,
+    WebhookEventRow,
+)
 
 if TYPE_CHECKING:
     from terra_auth.webhooks import VerifiedWebhook
     from terra_auth.webhooks.lifecycle import ConnectionState
 
-__all__ = ["IngestResult", "ReplayResult", "Store", "StoredEvent"]
+__all__ = ["IngestResult", "LocalAction", "ReplayResult", "Store", "StoredEvent"]
 
 _log = get_logger("terra_auth.store")
 
 _connections = cast(sa.Table, ConnectionRow.__table__)
 _events = cast(sa.Table, WebhookEventRow.__table__)
 _idempotency = cast(sa.Table, IdempotencyRow.__table__)
+_local_actions = cast(sa.Table, LocalActionRow.__table__)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x7465727261  # "terra": one PostgreSQL advisory lock for migrations
@@ -586,6 +594,60 @@ class Store:
         with self._translate_errors(), self._write() as conn:
             return bool(conn.execute(stmt).rowcount)
 
+    def mark_disconnected_locally(
+        self,
+        terra_user_id: str,
+        *,
+        reason: str = "terra_user_not_found",
+        detail: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> bool:
+        """Mark a connection disconnected because of what happened here, not a webhook.
+
+        For when Terra answers 404 to ``deauthenticateUser`` (it no longer knows the user), so
+        no ``deauth`` webhook will ever come. In one transaction the row becomes
+        ``disconnected`` and a :class:`LocalAction` is recorded (no fake webhook event is
+        stored; ``last_event_at`` keeps the last real event). Idempotent: returns False, and
+        records nothing, when the connection is unknown or already disconnected.
+
+        >>> store = Store("sqlite:///:memory:"); store.upgrade()
+        >>> store.mark_disconnected_locally("unknown-user")
+        False
+        """
+        moment = (at or _now()).astimezone(UTC)
+        with self._translate_errors(), self._write() as conn:
+            self._lock_keys(conn, [terra_user_id], [])  # in line with ingests of this user
+            old = self._load(conn, {terra_user_id}, set()).get(terra_user_id)
+            if old is None or old.status == "disconnected":
+                return False
+            new = replace(old, status="disconnected", updated_at=moment)
+            conn.execute(self._upsert, _row_values(new))
+            newest = conn.execute(sa.select(sa.func.max(_events.c.id))).scalar()
+            conn.execute(
+                sa.insert(_local_actions).values(
+                    environment=str(old.environment),
+                    terra_user_id=terra_user_id,
+                    action="disconnected",
+                    reason=reason[:64],
+                    detail=dict(detail or {}),
+                    after_event_id=newest,
+                    created_at=moment,
+                )
+            )
+        _log.info("connection %s marked disconnected locally (%s)", terra_user_id, reason)
+        return True
+
+    def local_actions(self, *, terra_user_id: str | None = None) -> list[LocalAction]:
+        """Changes this service made on its own (see :meth:`mark_disconnected_locally`)."""
+        query = sa.select(_local_actions).order_by(_local_actions.c.id)
+        if terra_user_id is not None:
+            query = query.where(_local_actions.c.terra_user_id == terra_user_id)
+        with self._read() as conn:
+            return [
+                LocalAction(**{k: getattr(row, k) for k in LocalAction.__slots__})
+                for row in conn.execute(query)
+            ]
+
     def events(
         self,
         *,
@@ -639,7 +701,23 @@ class Store:
         with self._translate_errors(), self._write() as conn:
             if self.dialect == "postgresql":  # ingest waits (its insert conflicts) until done
                 conn.execute(sa.text("LOCK TABLE idempotency IN SHARE ROW EXCLUSIVE MODE"))
+                conn.execute(sa.text("LOCK TABLE local_actions IN SHARE ROW EXCLUSIVE MODE"))
+            local = _LocalQueue(conn)
+
+            def apply_local(before_event_id: int | None) -> None:
+                nonlocal state, n_changes
+                for action in local.due(before_event_id):
+                    old = state.get(action.terra_user_id)
+                    if old is None or old.status == "disconnected":
+                        continue
+                    new = replace(old, status="disconnected", updated_at=action.created_at)
+                    state = {**state, action.terra_user_id: new}
+                    if since_utc is None or action.created_at >= since_utc:
+                        touched.add(action.terra_user_id)
+                        n_changes += 1
+
             for row in conn.execute(query):
+                apply_local(row.id)
                 try:
                     event = parse_event(row.raw_body)
                 except Exception:  # a stored body the parser refuses: skip it, say so
@@ -662,6 +740,7 @@ class Store:
                             touched.add(change.terra_user_id)
                         if change.replaces_user_id:
                             touched.add(change.replaces_user_id)
+            apply_local(None)  # the actions taken after the newest event
             before = self._load(conn, touched, set()) if touched else {}
             written = self._write_states(conn, before, state, only=touched)
             now = _now()
@@ -671,6 +750,31 @@ class Store:
                 )
         _log.info("replayed %d events (%d changes)", len(replayed), n_changes)
         return ReplayResult(events=len(replayed), changes=n_changes, connections_written=written)
+
+
+class _LocalQueue:
+    """The stored local actions, handed out in replay order (before the first event whose id
+    is greater than their ``after_event_id``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        query = sa.select(
+            _local_actions.c.terra_user_id,
+            _local_actions.c.action,
+            _local_actions.c.after_event_id,
+            _local_actions.c.created_at,
+        ).order_by(sa.func.coalesce(_local_actions.c.after_event_id, 0), _local_actions.c.id)
+        self._rows = [row for row in conn.execute(query) if row.action == "disconnected"]
+        self._next = 0
+
+    def due(self, before_event_id: int | None) -> list[Any]:
+        """Actions to apply before the event ``before_event_id`` (all the rest for None)."""
+        start = self._next
+        while self._next < len(self._rows) and (
+            before_event_id is None
+            or (self._rows[self._next].after_event_id or 0) < before_event_id
+        ):
+            self._next += 1
+        return self._rows[start : self._next]
 
 
 def _copy_error(exc: BaseException) -> BaseException:

@@ -5,7 +5,7 @@ change both together.
 
 Example:
     >>> sorted(Base.metadata.tables)
-    ['connections', 'idempotency', 'webhook_events']
+    ['connections', 'idempotency', 'local_actions', 'webhook_events']
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ConnectionRow", "IdempotencyRow", "UTCDateTime", "WebhookEventRow"]
+__all__ = [
+    "Base",
+    "ConnectionRow",
+    "IdempotencyRow",
+    "LocalActionRow",
+    "UTCDateTime",
+    "WebhookEventRow",
+]
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -105,4 +112,25 @@ class IdempotencyRow(Base):
     environment: Mapped[str] = mapped_column(String(16))
     trace_id: Mapped[str] = mapped_column(String(255))
     canonical_trace_id: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LocalActionRow(Base):
+    """A change this service made to a connection on its own, not from a webhook.
+
+    E.g. Terra answered 404 to ``deauthenticateUser`` (it no longer knows the user), so no
+    ``deauth`` webhook will come and the connection is marked disconnected here. Kept apart
+    from ``webhook_events`` (whose bodies are only what Terra signed); ``after_event_id`` is the
+    newest webhook event stored when the action was taken, so a replay applies it in order.
+    """
+
+    __tablename__ = "local_actions"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(16))
+    terra_user_id: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after_event_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
