@@ -462,42 +462,99 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-#: every keyword contains one of these; a text without any of them needs no closer look
-_GATES = ("terra", "api", "secret", "dev", "-testing-", "-staging-", "-prod")
-_RULE_KEYWORD_GATES = tuple(
-    (rule, tuple((k, next(g for g in _GATES if g in k)) for k in rule.keywords)) for rule in RULES
+#: what finds candidate lines in the lowered text: substrings (``str.find``, the fastest here)
+#: and two regexes starting with a literal, where a substring alone stops on common words
+#: (``device``) or needs three passes (``-testing-``, ``-staging-``, ``-prod``)
+_FINDERS: tuple[str | re.Pattern[str], ...] = (
+    "terra",
+    "api",
+    "secret",
+    re.compile(r"dev[_.-]?id"),
+    re.compile(r"-(?:testing|staging|prod)"),
 )
 
 
-def _lines_to_check(text: str) -> Iterator[tuple[Rule, int, str]]:
-    """``(rule, offset, line)`` for each line holding one of the rule's keywords.
+def _finds(finder: str | re.Pattern[str], keyword: str) -> bool:
+    return finder in keyword if isinstance(finder, str) else bool(finder.search(keyword))
 
-    A few short "gate" words are looked for first; only rules whose gate is in the text look
-    further. Keywords are found with ``str.find``, so ordinary files cost a handful of substring
-    searches. Lines end at ``\\n`` (as git and editors count them).
-    """
+
+#: each finder with the keywords (of any rule) it finds; every keyword has one
+_FINDER_KEYWORDS = tuple(
+    (finder, tuple(sorted({k for r in RULES for k in r.keywords if _finds(finder, k)})))
+    for finder in _FINDERS
+)
+if {k for r in RULES for k in r.keywords} - {k for _, ks in _FINDER_KEYWORDS for k in ks}:
+    raise AssertionError("every rule keyword must be found by one of _FINDERS")  # pragma: no cover
+
+
+_KEYWORDS = tuple(sorted({k for r in RULES for k in r.keywords}))
+_RULE_WORDS = tuple((r, frozenset(r.keywords), r.also) for r in RULES)
+
+
+def lowered(text: str) -> str:
+    """``text`` in lower case, offsets unchanged (ASCII-only lowering when lower() resizes)."""
     low = text.lower()
     if len(low) != len(text):  # a few non-ASCII characters change length when lowered
         low = text.translate(_ASCII_LOWER)
-    gates = {gate for gate in _GATES if gate in low}
-    if not gates:
+    return low
+
+
+def keyword_lines(low: str) -> list[int]:
+    """The start offsets (ascending) of the lines of ``low`` holding any rule's keyword.
+
+    One pass per finder over the whole text; a line is checked for that finder's keywords only
+    when the finder hits it, and the search goes on after the line.
+
+    >>> keyword_lines("a = 1\\nTERRA_DEV_ID = 2\\nb = 3\\nsecret".lower())
+    [6, 29]
+    """
+    starts: set[int] = set()
+    size = len(low)
+    for finder, keywords in _FINDER_KEYWORDS:
+        if isinstance(finder, str):
+            pos = low.find(finder)
+        else:
+            found = finder.search(low)
+            pos = -1 if found is None else found.start()
+        while pos != -1:
+            start = low.rfind("\n", 0, pos) + 1
+            end = low.find("\n", pos)
+            if end == -1:
+                end = size
+            if start not in starts and any(k in low[start:end] for k in keywords):
+                starts.add(start)
+            if isinstance(finder, str):
+                pos = low.find(finder, end)
+            else:
+                found = finder.search(low, end)
+                pos = -1 if found is None else found.start()
+    return sorted(starts)
+
+
+def _lines_to_check(text: str) -> Iterator[tuple[Rule, int, str]]:
+    """``(rule, offset, line)`` for each line holding one of the rule's keywords, rule by rule.
+
+    Candidate lines are found once for all rules (:func:`keyword_lines`); only those lines are
+    split out and matched against each rule's keywords. Lines end at ``\\n`` (as git and
+    editors count them); a trailing ``\\r`` is dropped.
+    """
+    low = lowered(text)
+    starts = keyword_lines(low)
+    if not starts:
         return
-    for rule, keyword_gates in _RULE_KEYWORD_GATES:
-        starts: set[int] = set()
-        for keyword, gate in keyword_gates:
-            if gate not in gates:
-                continue
-            pos = low.find(keyword)
-            while pos != -1:
-                start = low.rfind("\n", 0, pos) + 1
-                end = low.find("\n", pos)
-                end = len(low) if end == -1 else end
-                if not rule.also or any(w in low[start:end] for w in rule.also):
-                    starts.add(start)
-                pos = low.find(keyword, end)
-        for start in sorted(starts):
-            end = text.find("\n", start)
-            yield rule, start, text[start : len(text) if end == -1 else end].rstrip("\r")
+    size = len(text)
+    lines: list[tuple[int, set[str], str, str]] = []
+    for start in starts:
+        end = low.find("\n", start)
+        if end == -1:
+            end = size
+        low_line = low[start:end]
+        present = {k for k in _KEYWORDS if k in low_line}
+        lines.append((start, present, low_line, text[start:end].rstrip("\r")))
+    for rule, keywords, also in _RULE_WORDS:
+        for start, present, low_line, line in lines:
+            if not keywords.isdisjoint(present) and (not also or any(w in low_line for w in also)):
+                yield rule, start, line
 
 
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
