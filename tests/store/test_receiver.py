@@ -116,10 +116,40 @@ def test_unknown_types_are_stored(receiver, store, signer):
     assert store.events()[0].type == "brand_new_event"
 
 
-def test_signed_but_not_json_is_400_and_not_stored(receiver, store, signer):
-    body, headers = signer.delivery(b"this is not json")
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"this is not json",
+        b'["a", "list"]',
+        {"type": "auth", "status": "success", "user": {"provider": "GARMIN"}},  # no user_id
+    ],
+    ids=["not-json", "not-an-object", "auth-without-user-id"],
+)
+def test_a_signed_body_that_does_not_parse_is_200_kept_and_never_retried(
+    receiver, store, signer, payload, caplog
+):
+    body, headers = signer.delivery(payload)
     response = post(receiver, body, headers)
-    assert response.status_code == 400 and response.json() == {"error": "invalid_body"}
+    # 200: Terra retries any non-2xx (up to 10 times, over about 8.5 hours), and these exact
+    # signed bytes will never parse on a retry
+    assert response.status_code == 200
+    assert response.json() == {"status": "unparsed", "error": "invalid_body", "duplicate": False}
+    [stored] = store.events()
+    assert (stored.type, stored.raw_body) == ("invalid_body", body)  # kept for a later replay
+    assert store.all_connections() == []  # applied to nothing
+    again = post(receiver, body, headers)  # Terra retrying anyway: a duplicate, not stored twice
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert store.count_events() == 1
+    assert "does not parse" in caplog.text and headers["X-Terra-Trace-Id"] in caplog.text
+    assert store.replay_events().changes == 0  # replay skips it (until a newer parser reads it)
+
+
+def test_an_unsigned_body_that_does_not_parse_is_still_401(receiver, store, signer):
+    body, headers = signer.delivery(b"this is not json")
+    bad = headers["terra-signature"][:-4] + "0000"
+    forged = {**headers, "terra-signature": bad, "X-Terra-Signature": bad}
+    response = post(receiver, body, forged)
+    assert response.status_code == 401 and response.json()["error"] != "invalid_body"
     assert store.count_events() == 0
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from terra_auth.errors import ConfigurationError, InvalidRequestError
 from terra_auth.store import IngestResult, Store, StoreUnavailable
-from terra_auth.webhooks import verify_webhook
+from terra_auth.webhooks import verify_signature, verify_webhook
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -336,6 +336,14 @@ def test_the_fast_path_and_the_sqlalchemy_path_store_the_same(tmp_path, signer, 
         results = [s.ingest(v, received_at=when, headers=headers) for s in (fast, slow)]
         assert results[0].changes == results[1].changes
         assert [s.ingest(v, received_at=when).duplicate for s in (fast, slow)] == [True, True]
+    # a signed body that does not parse: kept, applied to nothing, deduplicated the same way
+    body, headers = signer.delivery({"type": "auth", "user": {}}, trace_id="t-unparsed")
+    checked = verify_signature(body, headers, signer.secrets)
+    when = next(at)
+    kept = [s.ingest_unparsed(checked, received_at=when, headers=headers) for s in (fast, slow)]
+    assert [(r.duplicate, r.changes) for r in kept] == [(False, ()), (False, ())]
+    assert [s.ingest_unparsed(checked).duplicate for s in (fast, slow)] == [True, True]
+    assert [s.events()[-1].type for s in (fast, slow)] == ["invalid_body", "invalid_body"]
     assert summary(fast) == summary(slow)
     assert fast.all_connections() == slow.all_connections()  # timestamps included
     assert _all_events(fast) == _all_events(slow)

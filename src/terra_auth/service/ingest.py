@@ -6,7 +6,9 @@ environment's secrets, stores the event and applies the lifecycle reducer (one t
 
 ====  ======================================================================================
 200   ``{"status": "ok", "duplicate": false}`` (a repeated delivery: ``"duplicate": true``)
-400   ``{"error": "invalid_body"}``: correctly signed but not JSON; nothing stored
+200   ``{"status": "unparsed", "error": "invalid_body"}``: correctly signed but not a Terra
+      event this version understands; stored (type ``invalid_body``), applied to nothing,
+      not retried by Terra; ``terra-auth events replay`` applies it after an upgrade
 401   ``{"error": "<reason>"}``: forged, stale, unsigned or wrong-environment; nothing stored
 413   ``{"error": "body_too_large"}``: over ``max_body_bytes``; nothing read beyond the limit
 503   ``{"error": "store_unavailable"}`` with ``Retry-After``: the database is down; Terra retries
@@ -109,26 +111,46 @@ def handle_webhook(
     :class:`~terra_auth.environments.TerraCredentials`), so a webhook signed for another
     environment, or with no known secret, gets 401.
     """
-    from terra_auth.webhooks import verify_webhook
+    from terra_auth.webhooks import VerifiedWebhook, parse_event, verify_signature
 
     length = declared_length(headers)
     if (length is not None and length > max_body_bytes) or len(body) > max_body_bytes:
         _log.warning("webhook refused: body over %d bytes", max_body_bytes)
         return _too_large(max_body_bytes)
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    try:
-        verified = verify_webhook(body, lowered, secrets, tolerance=tolerance, now=now)
+    trace = lowered.get("x-terra-trace-id", "-")[:80]
+    try:  # the signature and the time first: nothing is parsed before they pass
+        checked = verify_signature(body, lowered, secrets, tolerance=tolerance, now=now)
     except WebhookVerificationError as exc:
-        trace = lowered.get("x-terra-trace-id", "-")[:80]
         _log.warning("webhook rejected (%s), trace id %s", exc.reason, trace)
-        if exc.reason == "invalid_body":
-            return _reject(400, exc.reason)
         return _reject(401, exc.reason)
-    if verified.environment is None:  # secrets given without environments: refuse to guess
+    if checked.environment is None:  # secrets given without environments: refuse to guess
         _log.warning("webhook rejected (no_environment): secrets carry no environment")
         return _reject(401, "no_environment")
+    received_at = datetime.now(UTC)
     try:
-        result = store.ingest(verified, received_at=datetime.now(UTC), headers=lowered)
+        try:
+            event = parse_event(checked.body)
+        except WebhookVerificationError as exc:
+            # Signed by Terra but not an event this version understands: the same bytes would
+            # never parse on a retry, so answer 200 (Terra retries every non-2xx) and keep them
+            # for `terra-auth events replay` after an upgrade.
+            _log.error(
+                "signed webhook does not parse (%s), trace id %s: stored as invalid_body, "
+                "applied to nothing, answered 200 so Terra does not retry it",
+                exc.message,
+                trace,
+            )
+            kept = store.ingest_unparsed(checked, received_at=received_at, headers=lowered)
+            return WebhookResponse(
+                200,
+                {"status": "unparsed", "error": "invalid_body", "duplicate": kept.duplicate},
+                {},
+            )
+        verified = VerifiedWebhook(
+            checked.environment, event, checked.trace_id, checked.signed_at, checked.body
+        )
+        result = store.ingest(verified, received_at=received_at, headers=lowered)
     except StoreUnavailable as exc:
         _log.error("webhook not stored, answering 503: %s", exc)
         return WebhookResponse(

@@ -56,7 +56,7 @@ from terra_auth.store.models import (
 )
 
 if TYPE_CHECKING:
-    from terra_auth.webhooks import VerifiedWebhook
+    from terra_auth.webhooks import VerifiedSignature, VerifiedWebhook
     from terra_auth.webhooks.lifecycle import ConnectionState
 
 __all__ = ["IngestResult", "LocalAction", "ReplayResult", "Store", "StoredEvent"]
@@ -72,6 +72,8 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x7465727261  # "terra": one PostgreSQL advisory lock for migrations
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _MAX_ATTEMPTS = 5
+#: the stored type of a signed body that does not parse (see :meth:`Store.ingest_unparsed`)
+UNPARSED_TYPE = "invalid_body"
 
 
 class _Duplicate(Exception):
@@ -304,20 +306,69 @@ class Store:
         ``IngestResult(duplicate=True)`` and changes nothing. Raises :class:`StoreUnavailable`
         when the database cannot be used; the caller answers 503 and Terra retries.
         """
-        if verified.environment is None:
+        return self._ingest(
+            verified.environment,
+            verified.trace_id,
+            verified.body,
+            verified.signed_at,
+            event=verified.event,
+            type_name=str(verified.event.type),
+            received_at=received_at,
+            headers=headers,
+        )
+
+    def ingest_unparsed(
+        self,
+        checked: VerifiedSignature,
+        *,
+        received_at: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> IngestResult:
+        """Keep a correctly signed body that is not a Terra event this version understands.
+
+        Stored like any delivery (raw bytes, headers, idempotency key) with the type
+        ``invalid_body``, and applied to nothing: the receiver answers 200 so Terra does not
+        retry bytes that will never parse, and ``terra-auth events replay`` applies the event
+        once a newer terra-auth understands it. ``checked`` comes from
+        :func:`terra_auth.webhooks.verify_signature`.
+        """
+        return self._ingest(
+            checked.environment,
+            checked.trace_id,
+            checked.body,
+            checked.signed_at,
+            event=None,
+            type_name=UNPARSED_TYPE,
+            received_at=received_at,
+            headers=headers,
+        )
+
+    def _ingest(
+        self,
+        environment_name: Environment | str | None,
+        trace_id: str | None,
+        body: bytes,
+        signed_at: datetime | None,
+        *,
+        event: Any,
+        type_name: str,
+        received_at: datetime | None,
+        headers: Mapping[str, str] | None,
+    ) -> IngestResult:
+        if environment_name is None:
             raise InvalidRequestError(
                 "the webhook was verified without knowing its environment",
                 hint="verify with a mapping of environment to signing secrets",
             )
-        environment = Environment.parse(verified.environment)
+        environment = Environment.parse(environment_name)
         received = (received_at or _now()).astimezone(UTC)
-        key = delivery_key(verified.trace_id, verified.body)
+        key = delivery_key(trace_id, body)
         canonical = key if key.startswith("sha256:") else _canonical(key)
-        raw = getattr(verified.event, "raw", None)
+        raw = getattr(event, "raw", None)
         if not isinstance(raw, Mapping):
             try:
-                raw = json.loads(verified.body)
-            except ValueError:
+                raw = json.loads(body)
+            except (ValueError, RecursionError):
                 raw = None
         kept = {}
         if headers:
@@ -327,21 +378,21 @@ class Store:
             "trace_id": key,
             "canonical_trace_id": canonical,
             "environment": environment.value,
-            "type": str(verified.event.type)[:64],
+            "type": type_name[:64],
             "terra_user_id": _primary_user(raw),
-            "raw_body": verified.body,
+            "raw_body": body,
             "headers": kept,
-            "signed_at": verified.signed_at,
+            "signed_at": signed_at,
             "received_at": received,
         }
-        users, refs = _involved(raw)
+        users, refs = _involved(raw) if event is not None else (set(), set())
         if self.fast_path:
             return self._ingest_fast(
                 environment=environment,
                 key=key,
                 canonical=canonical,
                 event_values=event_values,
-                verified=verified,
+                event=event,
                 users=users,
                 refs=refs,
             )
@@ -353,7 +404,7 @@ class Store:
                         key=key,
                         canonical=canonical,
                         event_values=event_values,
-                        verified=verified,
+                        event=event,
                         users=users,
                         refs=refs,
                     )
@@ -376,7 +427,7 @@ class Store:
         key: str,
         canonical: str,
         event_values: dict[str, Any],
-        verified: VerifiedWebhook,
+        event: Any,
         users: set[str],
         refs: set[str],
     ) -> IngestResult:
@@ -387,9 +438,9 @@ class Store:
         def reduce(
             before: dict[str, ConnectionState],
         ) -> tuple[list[Any], dict[str, ConnectionState]]:
-            changes = reduce_event(
-                before, verified.event, environment=environment, received_at=received
-            )
+            if event is None:  # stored, applied to nothing
+                return [], before
+            changes = reduce_event(before, event, environment=environment, received_at=received)
             return changes, (apply_changes(before, changes) if changes else before)
 
         job = _sqlite_fast.Job(
@@ -527,7 +578,7 @@ class Store:
         key: str,
         canonical: str,
         event_values: dict[str, Any],
-        verified: VerifiedWebhook,
+        event: Any,
         users: set[str],
         refs: set[str],
     ) -> IngestResult:
@@ -546,11 +597,15 @@ class Store:
             event_values = {**event_values, "applied_at": _now()}
             event_id = conn.execute(self._add_event, event_values).scalar_one()
             before = self._load(conn, users, refs)
-            changes = reduce_event(
-                before,
-                verified.event,
-                environment=environment,
-                received_at=event_values["received_at"],
+            changes = (
+                []
+                if event is None
+                else reduce_event(
+                    before,
+                    event,
+                    environment=environment,
+                    received_at=event_values["received_at"],
+                )
             )
             if changes:
                 after = apply_changes(before, changes)
