@@ -411,6 +411,76 @@ def _fast_item(item: Any, t: str, raw: bytes, signature: bytes) -> _Key | None:
     return entry[2] if hmac.compare_digest(signature, mac.hexdigest().encode()) else None
 
 
+_Entry: TypeAlias = tuple[Any, Any, Any, Environment | None]  # name, item, HMAC, environment
+#: the first entry's four fields flat (read by one unpacking), the live ``items()`` view,
+#: every entry, the dict's length then, and the dict itself
+_Snapshot: TypeAlias = tuple[
+    Any, Any, Any, Environment | None, Any, tuple[_Entry, ...], int, dict[Any, Any]
+]
+_NO_ENTRY = object()  # the first name and item when the first entry is not snapshotted
+
+#: id(dict) -> its snapshot; see :func:`_remember_map`
+_map_cache: dict[int, _Snapshot] = {}
+_IMMUTABLE = frozenset({str, Secret, SigningSecret, TerraCredentials})
+_NO_MAP: dict[Any, Any] = {}
+#: the snapshot used last, tried before ``_map_cache`` (most services have one map)
+_last_map: _Snapshot = (_NO_ENTRY, _NO_ENTRY, None, None, _NO_MAP.items(), (), 0, _NO_MAP)
+
+
+def _remember_map(secrets: dict[Any, Any]) -> _Snapshot:
+    """Snapshot an environment map once: ``(name, item, keyed HMAC, environment)`` for each
+    leading entry that is an immutable item with one never-expiring key (stopping at the
+    first list, rotation or unknown name: the full check handles those). Later calls compare
+    each entry's name and item with the snapshot by identity before using it, so a changed
+    dict is never served from it, and no name is hashed (an Enum member hashes in Python).
+
+    The cache holds the dict, which keeps its ``id`` from being reused while cached.
+    """
+    entries: list[_Entry] = []
+    for name, item in secrets.items():
+        if type(item) not in _IMMUTABLE:
+            break
+        try:
+            environment = _environment(name)
+            keys = _expand(item, environment, name if type(name) is str else id(environment))
+        except ConfigurationError:  # raised again, when reached, by the full check
+            break
+        if len(keys) != 1 or keys[0].not_after is not None:
+            break
+        entries.append((name, item, keys[0].template, keys[0].environment))
+    first = entries[0] if entries else (_NO_ENTRY, _NO_ENTRY, None, None)
+    snapshot = (*first, secrets.items(), tuple(entries), len(secrets), secrets)
+    if len(_map_cache) >= _MAX_CACHED_KEYS:
+        _map_cache.clear()
+    _map_cache[id(secrets)] = snapshot
+    global _last_map
+    _last_map = snapshot
+    return snapshot
+
+
+def _walk_map(
+    secrets: dict[Any, Any], snapshot: _Snapshot, msg: bytes, raw: bytes, signature: bytes
+) -> Environment | None:
+    """The environment of the first snapshot entry after the first whose key matches, or
+    ``None`` (no match, or the dict changed: then the full check decides)."""
+    entries = snapshot[5]
+    for index, pair in enumerate(secrets.items()):
+        if index == 0:
+            continue  # already tried
+        if index >= len(entries):
+            return None
+        entry = entries[index]
+        if pair[0] is not entry[0] or pair[1] is not entry[1]:
+            _remember_map(secrets)  # the dict changed: snapshot it again
+            return None
+        mac = entry[2].copy()
+        mac.update(msg)
+        mac.update(raw)
+        if hmac.compare_digest(signature, mac.hexdigest().encode()):
+            return entry[3]
+    return None
+
+
 def _check_signature(secrets: Any, t: str, raw: bytes, v1: list[bytes], now: float) -> _Key:
     """The key that signed; secrets are tried in order and expanded only when reached."""
     msg = t.encode() + b"."
@@ -527,6 +597,7 @@ def verify_signature(
     >>> verify_signature(b"not even json", header, "whsec_test", now=5).signed_at.year
     1970
     """
+    global _last_map
     limit = tolerance if type(tolerance) is int and tolerance >= 0 else _check_tolerance(tolerance)
     moment = time.time() if now is None else now if type(now) is int else _to_epoch(now, "now")
     if not secrets:
@@ -543,29 +614,34 @@ def verify_signature(
     if canonical is not None:  # what Terra sends, parsed in one step
         t, hex_signature = canonical.groups()
         signature = hex_signature.encode()
-        template = _template_cache.get(secrets) if type(secrets) is str else None
-        if template is not None:  # one plain secret already keyed: the common case, inline
-            mac = template.copy()
-            mac.update(t.encode() + b".")
-            mac.update(raw)
-            matched = hmac.compare_digest(signature, mac.hexdigest().encode())
-        elif type(secrets) is dict:  # an environment map: one cache lookup per entry tried
-            msg = t.encode() + b"."
+        if type(secrets) is dict:  # an environment map: its snapshot, checked by identity
+            snapshot = _last_map
+            if snapshot[7] is not secrets:
+                snapshot = _map_cache.get(id(secrets)) or _remember_map(secrets)
+                _last_map = snapshot
+            name0, item0, template0, environment0, view, entries, size, _ = snapshot
+            for name, item in view:  # noqa: B007 (the first entry, its name not hashed)
+                break
             matched = False
-            for name, item in secrets.items():
-                tag = name if type(name) is str else id(name)  # Enum members hash in Python
-                entry = _item_cache.get((item, tag) if type(item) is str else (id(item), tag))
-                if entry is None or entry[2] is None:
-                    break  # not cached yet, rotation or several keys: the full check
-                if entry[0] is not item and type(item) is not str:
-                    break
-                only = entry[2]  # a _Key: (environment, template, not_after), read by index
-                mac = only[1].copy()
+            if name is name0 and item is item0:
+                msg = t.encode() + b"."
+                mac = template0.copy()
                 mac.update(msg)
                 mac.update(raw)
                 if hmac.compare_digest(signature, mac.hexdigest().encode()):
-                    environment, matched = only[0], True
-                    break
+                    environment, matched = environment0, True
+                elif len(entries) > 1:
+                    environment = _walk_map(secrets, snapshot, msg, raw, signature)
+                    matched = environment is not None
+                if not matched and len(secrets) != size:
+                    _remember_map(secrets)  # entries were added: snapshot again
+            elif name0 is not _NO_ENTRY or len(secrets) != size:
+                _remember_map(secrets)  # the dict changed: snapshot it again
+        elif type(secrets) is str and (template := _template_cache.get(secrets)) is not None:
+            mac = template.copy()  # one plain secret already keyed: the common case, inline
+            mac.update(t.encode() + b".")
+            mac.update(raw)
+            matched = hmac.compare_digest(signature, mac.hexdigest().encode())
         else:
             key = _fast_item(secrets, t, raw, signature)
             matched = key is not None
