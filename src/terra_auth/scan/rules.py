@@ -354,7 +354,10 @@ def _is_dotenv(path: str) -> bool:
 
 
 def _is_code(path: str) -> bool:
-    return posixpath.splitext(_basename(path))[1].lower() in _CODE_SUFFIXES
+    """Whether ``path`` names source code (by ``os.path.splitext`` rules: ``.bashrc`` has none)."""
+    name = path.rpartition("/")[2].rpartition("\\")[2].lstrip(".")
+    dot = name.rfind(".")
+    return dot != -1 and name[dot:].lower() in _CODE_SUFFIXES
 
 
 @dataclass(slots=True)
@@ -424,9 +427,11 @@ def scan_text(text: str, path: str = "") -> list[RuleMatch]:
     >>> scan_text("TERRA_API_KEY=${TERRA_API_KEY}  # placeholders are not findings")
     []
     """
-    code = _is_code(path)
     candidates: list[_Candidate] = []
+    code: bool | None = None
     for rule, start, line in _lines_to_check(text):
+        if code is None:
+            code = _is_code(path)
         for found in rule.regex.finditer(line):
             lineno = text.count("\n", 0, start) + 1
             candidate = _check(rule, found, line, lineno, code)
@@ -487,8 +492,25 @@ if {k for r in RULES for k in r.keywords} - {k for _, ks in _FINDER_KEYWORDS for
     raise AssertionError("every rule keyword must be found by one of _FINDERS")  # pragma: no cover
 
 
-_KEYWORDS = tuple(sorted({k for r in RULES for k in r.keywords}))
-_RULE_WORDS = tuple((r, frozenset(r.keywords), r.also) for r in RULES)
+#: every keyword and "also" word, in a fixed order: a line's words decide which rules run on it
+_WORDS = tuple(sorted({w for r in RULES for w in (*r.keywords, *r.also)}))
+_RULES_FOR_WORDS: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+
+def _rules_for(words: tuple[str, ...]) -> tuple[int, ...]:
+    """The indexes of the rules to run on a line holding exactly ``words`` (cached)."""
+    found = _RULES_FOR_WORDS.get(words)
+    if found is None:
+        present = set(words)
+        found = tuple(
+            index
+            for index, rule in enumerate(RULES)
+            if not present.isdisjoint(rule.keywords)
+            and (not rule.also or not present.isdisjoint(rule.also))
+        )
+        if len(_RULES_FOR_WORDS) < 4096:  # bounded: at most one entry per word combination
+            _RULES_FOR_WORDS[words] = found
+    return found
 
 
 def lowered(text: str) -> str:
@@ -513,21 +535,25 @@ def keyword_lines(low: str) -> list[int]:
     for finder, keywords in _FINDER_KEYWORDS:
         if isinstance(finder, str):
             pos = low.find(finder)
+            while pos != -1:
+                start = low.rfind("\n", 0, pos) + 1
+                end = low.find("\n", pos)
+                if end == -1:
+                    end = size
+                if start not in starts and any(k in low[start:end] for k in keywords):
+                    starts.add(start)
+                pos = low.find(finder, end)
         else:
             found = finder.search(low)
-            pos = -1 if found is None else found.start()
-        while pos != -1:
-            start = low.rfind("\n", 0, pos) + 1
-            end = low.find("\n", pos)
-            if end == -1:
-                end = size
-            if start not in starts and any(k in low[start:end] for k in keywords):
-                starts.add(start)
-            if isinstance(finder, str):
-                pos = low.find(finder, end)
-            else:
+            while found is not None:
+                pos = found.start()
+                start = low.rfind("\n", 0, pos) + 1
+                end = low.find("\n", pos)
+                if end == -1:
+                    end = size
+                if start not in starts and any(k in low[start:end] for k in keywords):
+                    starts.add(start)
                 found = finder.search(low, end)
-                pos = -1 if found is None else found.start()
     return sorted(starts)
 
 
@@ -535,26 +561,27 @@ def _lines_to_check(text: str) -> Iterator[tuple[Rule, int, str]]:
     """``(rule, offset, line)`` for each line holding one of the rule's keywords, rule by rule.
 
     Candidate lines are found once for all rules (:func:`keyword_lines`); only those lines are
-    split out and matched against each rule's keywords. Lines end at ``\\n`` (as git and
-    editors count them); a trailing ``\\r`` is dropped.
+    split out, and the words on each decide which rules run on it. Lines end at ``\\n`` (as
+    git and editors count them); a trailing ``\\r`` is dropped.
     """
     low = lowered(text)
     starts = keyword_lines(low)
     if not starts:
         return
     size = len(text)
-    lines: list[tuple[int, set[str], str, str]] = []
-    for start in starts:
+    runs: list[tuple[int, int, int, str]] = []
+    for order, start in enumerate(starts):
         end = low.find("\n", start)
         if end == -1:
             end = size
         low_line = low[start:end]
-        present = {k for k in _KEYWORDS if k in low_line}
-        lines.append((start, present, low_line, text[start:end].rstrip("\r")))
-    for rule, keywords, also in _RULE_WORDS:
-        for start, present, low_line, line in lines:
-            if not keywords.isdisjoint(present) and (not also or any(w in low_line for w in also)):
-                yield rule, start, line
+        indexes = _rules_for(tuple([w for w in _WORDS if w in low_line]))
+        if indexes:
+            line = text[start:end].rstrip("\r")
+            runs.extend((index, order, start, line) for index in indexes)
+    runs.sort()
+    for index, _, start, line in runs:
+        yield RULES[index], start, line
 
 
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
