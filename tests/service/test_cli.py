@@ -58,6 +58,22 @@ def test_serve_refuses_demo_login_with_production(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_an_unusable_sqlite_path_stops_the_service_with_a_hint(tmp_path, command, fake_secret):
+    (tmp_path / "a-file").write_text("in the way")
+    url = f"sqlite:///{tmp_path / 'a-file' / 'sub' / 'x.db'}"
+    env = _env(TERRA_DEV_ID="dev-test", TERRA_API_KEY=fake_secret("key"), TERRA_ENV="testing")
+    done = subprocess.run(
+        [*CMD, command, "--port", "0", "--database-url", url] if command == "demo"
+        else [*CMD, command, "--port", "0"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**env, "DATABASE_URL": url},
+    )
+    assert done.returncode == 3, done.stderr
+    assert "a-file is a file, not a directory" in done.stderr and "hint:" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
 @pytest.mark.slow
 def test_serve_runs_the_service_and_stops_on_ctrl_c(tmp_path, emulator):
     (tmp_path / ".env.terra.testing").write_text(emulator.env_file_text("testing"))

@@ -154,6 +154,9 @@ class Demo:
                 session_key=Secret(secrets.token_urlsafe(32)),
             )
             app = create_app(settings, credentials={self.environment: credentials})
+            core = app.state.terra
+            core.start()  # now, so a bad --database-url is a clear error, not a uvicorn traceback
+            self._stack.callback(core.close)
             server = BackgroundServer(app, sock=sock, log_level=self.log_level)
             self._stack.callback(server.stop)
         except BaseException:
