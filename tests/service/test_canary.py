@@ -45,6 +45,17 @@ def test_no_key_or_secret_in_any_response_page_or_log(make_service, emulator, al
     before = delivered(emulator)
     answers.append(http.delete(f"/terra/connections/{connected['user_id']}", headers=user))
     emulator.wait_for_deliveries(before + 1, timeout=10.0)
+    # Terra no longer knows a user (deleted on its side, its webhook lost): 200 disconnected
+    second = connect_via_emulator(emulator, service, ref)
+    emulator.set_webhook_url("testing", None)
+    emulator.trigger("testing", second["user_id"], "deauth")
+    answers.append(http.delete(f"/terra/connections/{second['user_id']}", headers=user))
+    assert answers[-1].json()["status"] == "disconnected"
+    # a correctly signed body that does not parse: 200 unparsed, stored, logged
+    junk = b"signed but not json"
+    answers.append(http.post("/terra/webhooks", content=junk, headers={
+        "terra-signature": sign_webhook(junk, account.webhook_secret)}))
+    assert answers[-1].json()["status"] == "unparsed"
 
     # failure paths
     answers.append(http.post("/terra/widget-session"))
