@@ -66,7 +66,7 @@ def check_sqlite_path(url: URL) -> Path | None:
         _check(path, shown)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        where = exc.filename or path.parent
+        where = exc.filename or os.path.abspath(path.parent)
         if exc.errno in _TRANSIENT:
             raise StoreUnavailable(
                 f"the SQLite database {shown} cannot be written: {reason} ({where})",
@@ -85,7 +85,7 @@ def _check(path: Path, shown: str) -> None:
             hint="name a file inside it in --database-url or DATABASE_URL, e.g. "
             f"sqlite:///{path / 'terra-auth.db'}",
         )
-    parent = path.parent
+    parent = Path(os.path.abspath(path.parent))  # "." would say little in a message
     if not parent.is_dir():
         raise _missing_directory(parent, shown)
     if path.exists():
