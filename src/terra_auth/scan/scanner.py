@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +64,7 @@ _NULL_SHA = "0" * 40
 #: trees with at least this many files are scanned by a process pool (when ``workers`` allows)
 PARALLEL_FROM = 2000
 _CHUNK = 250  # files per pool task
+_MAX_WORKERS = 8  # a CI container may see many more CPUs than its quota lets it use
 
 Progress = Callable[[int], None]
 
@@ -340,7 +342,12 @@ def _pool_size(workers: int | None) -> int:
         return max(1, workers)
     if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return 1  # fork is safe only without other threads; elsewhere stay in one process
-    return len(os.sched_getaffinity(0))
+    return min(len(os.sched_getaffinity(0)), _MAX_WORKERS)
+
+
+def _ignore_interrupts() -> None:
+    """In a pool process: Ctrl-C is the parent's to handle (it then stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chunks(files: Iterator[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
@@ -357,7 +364,7 @@ def _scan_in_pool(
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     result = ScanResult()
     done = 0
-    with multiprocessing.get_context(method).Pool(count) as pool:
+    with multiprocessing.get_context(method).Pool(count, _ignore_interrupts) as pool:
         work = functools.partial(_scan_files, max_bytes=max_bytes)
         for part in pool.imap(work, _chunks(files)):
             result.findings.extend(part.findings)
