@@ -83,6 +83,13 @@ class _Progress:
     show_default=True,
     help="Skip files larger than this many bytes.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that read and scan a tree of 2000 files or more (default: every CPU, "
+    "up to 8); smaller trees, --staged and --git-history use one.",
+)
 def scan(
     *,
     paths: tuple[str, ...],
@@ -96,6 +103,7 @@ def scan(
     min_confidence: str,
     no_gitignore: bool,
     max_size: int,
+    jobs: int | None,
 ) -> None:
     """Find leaked Terra credentials (dev-ids, API keys, signing secrets, tokens).
 
@@ -134,6 +142,7 @@ def scan(
                 max_bytes=max_size,
                 respect_gitignore=not no_gitignore,
                 progress=progress,
+                workers=jobs,
             )
     finally:
         if progress is not None:
