@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from terra_auth.scan import scan_paths
+from terra_auth.errors import TerraAuthError
+from terra_auth.scan import scan_paths, scanner
 from terra_auth.scan.rules import RULES, Rule, _lines_to_check, lowered
 from terra_auth.scan.scanner import PARALLEL_FROM, iter_files, read_file
 
@@ -120,3 +121,19 @@ def test_paths_are_shown_relative_to_the_current_folder(
     assert [f.path for f in scan_paths(["./a/"]).findings] == expected
     monkeypatch.chdir(tmp_path / "a" / "b")
     assert [f.path for f in scan_paths([".."]).findings] == ["../..dots.env", "../b/.env"]
+
+
+def test_a_dead_worker_stops_the_scan_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(PARALLEL_FROM):
+        (tmp_path / f"m{n}.py").write_text("x = 1\n")
+
+    def die(path: str, max_bytes: int) -> bytes | None:
+        os._exit(9)  # what the out-of-memory killer does to a worker
+
+    monkeypatch.setattr(scanner, "read_file", die)
+    with pytest.raises(TerraAuthError) as caught:
+        scan_paths([tmp_path], workers=2)
+    assert "worker process died" in str(caught.value)
+    assert caught.value.hint is not None and "--jobs 1" in caught.value.hint

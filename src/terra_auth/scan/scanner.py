@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from terra_auth.errors import ConfigurationError
+from terra_auth.errors import ConfigurationError, TerraAuthError
 from terra_auth.scan.findings import Finding
 from terra_auth.scan.rules import scan_text
 
@@ -358,15 +358,23 @@ def _chunks(files: Iterator[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]
 def _scan_in_pool(
     files: Iterator[tuple[str, str]], max_bytes: int, count: int, progress: Progress | None
 ) -> ScanResult:
-    """Scan with ``count`` forked processes, chunk by chunk, keeping the serial order."""
+    """Scan with ``count`` forked processes, chunk by chunk, keeping the serial order.
+
+    A worker that dies (killed, out of memory) stops the scan with an error instead of a hang.
+    """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     result = ScanResult()
     done = 0
-    with multiprocessing.get_context(method).Pool(count, _ignore_interrupts) as pool:
+    pool = ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context(method), initializer=_ignore_interrupts
+    )
+    try:
         work = functools.partial(_scan_files, max_bytes=max_bytes)
-        for part in pool.imap(work, _chunks(files)):
+        for part in pool.map(work, _chunks(files)):
             result.findings.extend(part.findings)
             result.files_scanned += part.files_scanned
             result.files_skipped += part.files_skipped
@@ -374,6 +382,13 @@ def _scan_in_pool(
                 for n in range(done + 1, done + part.files_scanned + part.files_skipped + 1):
                     progress(n)
             done += part.files_scanned + part.files_skipped
+    except BrokenProcessPool:
+        raise TerraAuthError(
+            "a scan worker process died before finishing (killed, or out of memory?)",
+            hint="run the scan in one process: terra-auth scan --jobs 1",
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return result
 
 
