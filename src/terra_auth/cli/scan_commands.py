@@ -87,7 +87,7 @@ class _Progress:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes that read and scan a tree of 2000 files or more (default: every CPU, "
+    help="Processes that read and scan a tree of 1000 files or more (default: every CPU, "
     "up to 8); smaller trees, --staged and --git-history use one.",
 )
 def scan(

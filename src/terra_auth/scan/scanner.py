@@ -62,7 +62,7 @@ SKIPPED_DIRS = frozenset(
 )
 _NULL_SHA = "0" * 40
 #: trees with at least this many files are scanned by a process pool (when ``workers`` allows)
-PARALLEL_FROM = 2000
+PARALLEL_FROM = 1000
 _CHUNK = 250  # files per pool task
 _MAX_WORKERS = 8  # a CI container may see many more CPUs than its quota lets it use
 
