@@ -133,7 +133,7 @@ def test_a_list_entry_is_read_afresh_on_every_call() -> None:
     rotating.append(TESTING_SECRET)
     assert _reason(PROD, secrets) == "bad_signature"
     assert _env(TESTING, secrets) is Environment.PRODUCTION
-    secrets["production"] = PRODUCTION_SECRET  # a list no more: the fast path takes it
+    secrets["production"] = PRODUCTION_SECRET  # a list no more
     assert _env(PROD, secrets) is Environment.PRODUCTION
 
 

@@ -461,8 +461,8 @@ def _remember_map(secrets: dict[Any, Any]) -> _Snapshot:
 def _walk_map(
     secrets: dict[Any, Any], snapshot: _Snapshot, msg: bytes, raw: bytes, signature: bytes
 ) -> Environment | None:
-    """The environment of the first snapshot entry after the first whose key matches, or
-    ``None`` (no match, or the dict changed: then the full check decides)."""
+    """Try the entries after the first (already tried): the environment of the first whose
+    key matches, or ``None`` (no match, or the dict changed: then the full check decides)."""
     entries = snapshot[5]
     for index, pair in enumerate(secrets.items()):
         if index == 0:
