@@ -25,6 +25,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import socket
 import sys
@@ -39,9 +41,11 @@ from terra_auth.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
+    from starlette.responses import Response
 
     from terra_auth.store import Store
-    from terra_auth.webhooks.signature import SecretsArg
+    from terra_auth.webhooks import VerifiedWebhook, WebhookEvent
+    from terra_auth.webhooks.signature import SecretsArg, VerifiedSignature
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -49,6 +53,8 @@ __all__ = [
     "WebhookResponse",
     "create_webhook_app",
     "handle_webhook",
+    "handle_webhook_async",
+    "json_response",
     "webhook_router",
 ]
 
@@ -58,6 +64,9 @@ DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_RETRY_AFTER = 5
 DEFAULT_MAX_THREADS = 8
 WEBHOOK_PATH = "/terra/webhooks"
+#: bodies up to this size are verified and parsed on the event loop when the store can take
+#: them without blocking it (SQLite's writer thread); larger ones go to a worker thread
+INLINE_MAX_BYTES = 64 * 1024
 
 
 class WebhookResponse(NamedTuple):
@@ -66,6 +75,19 @@ class WebhookResponse(NamedTuple):
     status_code: int
     body: dict[str, Any]
     headers: dict[str, str] = {}
+
+
+class _Lowered(dict[str, str]):
+    """Request headers as one dict of lower-case names (the last value of a repeated one)."""
+
+
+def _lower(headers: Mapping[str, str]) -> _Lowered:
+    return _Lowered((str(k).lower(), str(v)) for k, v in headers.items())
+
+
+def _scope_headers(scope: Mapping[str, Any]) -> _Lowered:
+    """The ASGI request's headers, read once (ASGI names are already lower-case bytes)."""
+    return _Lowered((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
 
 
 def _reject(status: int, error: str, **headers: str) -> WebhookResponse:
@@ -93,6 +115,83 @@ def declared_length(headers: Mapping[str, str]) -> int | None:
     return None
 
 
+def _unavailable(exc: StoreUnavailable, retry_after: int) -> WebhookResponse:
+    _log.error("webhook not stored, answering 503: %s", exc)
+    return WebhookResponse(
+        503, {"error": "store_unavailable"}, {"Retry-After": str(int(retry_after))}
+    )
+
+
+class _Accepted(NamedTuple):
+    """A delivery whose signature checked out, ready to store (``event`` None: unparsed)."""
+
+    checked: VerifiedSignature
+    event: WebhookEvent | None
+    headers: dict[str, str]
+    received_at: datetime
+
+
+def _check(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secrets: SecretsArg,
+    max_body_bytes: int,
+    tolerance: float,
+    now: datetime | float | None,
+) -> WebhookResponse | _Accepted:
+    """Size, signature, timestamp, then parsing: the answer to give now, or what to store."""
+    from terra_auth.webhooks import parse_event, verify_signature
+
+    lowered = headers if type(headers) is _Lowered else _lower(headers)
+    length = declared_length(lowered)
+    if (length is not None and length > max_body_bytes) or len(body) > max_body_bytes:
+        _log.warning("webhook refused: body over %d bytes", max_body_bytes)
+        return _too_large(max_body_bytes)
+    try:  # the signature and the time first: nothing is parsed before they pass
+        checked = verify_signature(body, lowered, secrets, tolerance=tolerance, now=now)
+    except WebhookVerificationError as exc:
+        trace = lowered.get("x-terra-trace-id", "-")[:80]
+        _log.warning("webhook rejected (%s), trace id %s", exc.reason, trace)
+        return _reject(401, exc.reason)
+    if checked.environment is None:  # secrets given without environments: refuse to guess
+        _log.warning("webhook rejected (no_environment): secrets carry no environment")
+        return _reject(401, "no_environment")
+    received_at = datetime.now(UTC)
+    try:
+        event = parse_event(checked.body)
+    except WebhookVerificationError as exc:
+        # Signed by Terra but not an event this version understands: the same bytes would
+        # never parse on a retry, so answer 200 (Terra retries every non-2xx) and keep them
+        # for `terra-auth events replay` after an upgrade.
+        _log.error(
+            "signed webhook does not parse (%s), trace id %s: stored as invalid_body, "
+            "applied to nothing, answered 200 so Terra does not retry it",
+            exc.message,
+            lowered.get("x-terra-trace-id", "-")[:80],
+        )
+        return _Accepted(checked, None, lowered, received_at)
+    return _Accepted(checked, event, lowered, received_at)
+
+
+def _stored(accepted: _Accepted, duplicate: bool) -> WebhookResponse:
+    if accepted.event is None:
+        return WebhookResponse(
+            200, {"status": "unparsed", "error": "invalid_body", "duplicate": duplicate}, {}
+        )
+    return WebhookResponse(200, {"status": "ok", "duplicate": duplicate}, {})
+
+
+def _verified(accepted: _Accepted) -> VerifiedWebhook:
+    from terra_auth.webhooks import VerifiedWebhook
+
+    checked = accepted.checked
+    assert accepted.event is not None
+    return VerifiedWebhook(
+        checked.environment, accepted.event, checked.trace_id, checked.signed_at, checked.body
+    )
+
+
 def handle_webhook(
     body: bytes,
     headers: Mapping[str, str],
@@ -111,52 +210,70 @@ def handle_webhook(
     :class:`~terra_auth.environments.TerraCredentials`), so a webhook signed for another
     environment, or with no known secret, gets 401.
     """
-    from terra_auth.webhooks import VerifiedWebhook, parse_event, verify_signature
-
-    length = declared_length(headers)
-    if (length is not None and length > max_body_bytes) or len(body) > max_body_bytes:
-        _log.warning("webhook refused: body over %d bytes", max_body_bytes)
-        return _too_large(max_body_bytes)
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    trace = lowered.get("x-terra-trace-id", "-")[:80]
-    try:  # the signature and the time first: nothing is parsed before they pass
-        checked = verify_signature(body, lowered, secrets, tolerance=tolerance, now=now)
-    except WebhookVerificationError as exc:
-        _log.warning("webhook rejected (%s), trace id %s", exc.reason, trace)
-        return _reject(401, exc.reason)
-    if checked.environment is None:  # secrets given without environments: refuse to guess
-        _log.warning("webhook rejected (no_environment): secrets carry no environment")
-        return _reject(401, "no_environment")
-    received_at = datetime.now(UTC)
+    accepted = _check(
+        body,
+        headers,
+        secrets=secrets,
+        max_body_bytes=max_body_bytes,
+        tolerance=tolerance,
+        now=now,
+    )
+    if isinstance(accepted, WebhookResponse):
+        return accepted
     try:
-        try:
-            event = parse_event(checked.body)
-        except WebhookVerificationError as exc:
-            # Signed by Terra but not an event this version understands: the same bytes would
-            # never parse on a retry, so answer 200 (Terra retries every non-2xx) and keep them
-            # for `terra-auth events replay` after an upgrade.
-            _log.error(
-                "signed webhook does not parse (%s), trace id %s: stored as invalid_body, "
-                "applied to nothing, answered 200 so Terra does not retry it",
-                exc.message,
-                trace,
+        if accepted.event is None:
+            result = store.ingest_unparsed(
+                accepted.checked, received_at=accepted.received_at, headers=accepted.headers
             )
-            kept = store.ingest_unparsed(checked, received_at=received_at, headers=lowered)
-            return WebhookResponse(
-                200,
-                {"status": "unparsed", "error": "invalid_body", "duplicate": kept.duplicate},
-                {},
+        else:
+            result = store.ingest(
+                _verified(accepted), received_at=accepted.received_at, headers=accepted.headers
             )
-        verified = VerifiedWebhook(
-            checked.environment, event, checked.trace_id, checked.signed_at, checked.body
-        )
-        result = store.ingest(verified, received_at=received_at, headers=lowered)
     except StoreUnavailable as exc:
-        _log.error("webhook not stored, answering 503: %s", exc)
-        return WebhookResponse(
-            503, {"error": "store_unavailable"}, {"Retry-After": str(int(retry_after))}
-        )
-    return WebhookResponse(200, {"status": "ok", "duplicate": result.duplicate}, {})
+        return _unavailable(exc, retry_after)
+    return _stored(accepted, result.duplicate)
+
+
+async def handle_webhook_async(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secrets: SecretsArg,
+    store: Store,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    tolerance: float = 300,
+    retry_after: int = DEFAULT_RETRY_AFTER,
+    now: datetime | float | None = None,
+) -> WebhookResponse:
+    """:func:`handle_webhook` on the event loop: verification and parsing run inline (cheap
+    for small bodies), the transaction through :meth:`Store.ingest_async` (on SQLite, the
+    writer thread's next group commit).
+
+    >>> await handle_webhook_async(body, headers, secrets=..., store=store)  # doctest: +SKIP
+    WebhookResponse(status_code=200, body={'status': 'ok', 'duplicate': False}, headers={})
+    """
+    accepted = _check(
+        body,
+        headers,
+        secrets=secrets,
+        max_body_bytes=max_body_bytes,
+        tolerance=tolerance,
+        now=now,
+    )
+    if isinstance(accepted, WebhookResponse):
+        return accepted
+    try:
+        if accepted.event is None:
+            result = await store.ingest_unparsed_async(
+                accepted.checked, received_at=accepted.received_at, headers=accepted.headers
+            )
+        else:
+            result = await store.ingest_async(
+                _verified(accepted), received_at=accepted.received_at, headers=accepted.headers
+            )
+    except StoreUnavailable as exc:
+        return _unavailable(exc, retry_after)
+    return _stored(accepted, result.duplicate)
 
 
 @dataclass
@@ -200,9 +317,14 @@ class WebhookCore:
         )
 
 
-async def read_capped(request: Any, limit: int) -> bytes | None:
-    """The request body, or None as soon as it grows past ``limit`` (the rest is not read)."""
-    declared = declared_length(request.headers)
+async def read_capped(
+    request: Any, limit: int, headers: Mapping[str, str] | None = None
+) -> bytes | None:
+    """The request body, or None as soon as it grows past ``limit`` (the rest is not read).
+
+    ``headers``: the request's headers when already read (lower-case names).
+    """
+    declared = declared_length(request.headers if headers is None else headers)
     if declared is not None and declared > limit:
         return None
     chunks: list[bytes] = []
@@ -213,6 +335,28 @@ async def read_capped(request: Any, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_OK_JSON = {
+    False: b'{"status":"ok","duplicate":false}',
+    True: b'{"status":"ok","duplicate":true}',
+}
+
+
+def json_response(result: WebhookResponse) -> Response:
+    """A Starlette response for ``result`` (the common ``ok`` bodies are pre-rendered).
+
+    >>> json_response(WebhookResponse(200, {"status": "ok", "duplicate": False})).body
+    b'{"status":"ok","duplicate":false}'
+    """
+    from starlette.responses import Response
+
+    body = result.body
+    if len(body) == 2 and body.get("status") == "ok" and type(body.get("duplicate")) is bool:
+        content = _OK_JSON[body["duplicate"]]
+    else:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, result.status_code, result.headers, "application/json")
 
 
 def _disconnect_type() -> type[Exception]:
@@ -241,8 +385,7 @@ def webhook_router(
     """
     import anyio
     import anyio.to_thread
-    from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import APIRouter, Request, Response
 
     if get_core is None:
         if store is None or secrets is None:
@@ -257,29 +400,56 @@ def webhook_router(
 
     limiter: anyio.CapacityLimiter | None = None
 
-    async def receive_terra_webhook(request: Request) -> JSONResponse:
+    async def receive_terra_webhook(request: Request) -> Response:
         nonlocal limiter
         current = resolve()
+        headers = _scope_headers(request.scope)  # read once, already lower-case
         try:
-            body = await read_capped(request, current.max_body_bytes)
+            body = await read_capped(request, current.max_body_bytes, headers)
         except _disconnect_type():  # the sender went away mid-body: nothing to answer or store
             _log.warning("webhook sender disconnected before the body was complete")
-            return JSONResponse({"error": "incomplete_body"}, status_code=400)
+            return json_response(WebhookResponse(400, {"error": "incomplete_body"}))
         if body is None:
             _log.warning("webhook refused: body over %d bytes", current.max_body_bytes)
-            result = _too_large(current.max_body_bytes)
-        else:
+            return json_response(_too_large(current.max_body_bytes))
+        try:
+            store = current.get_store()
+        except StoreUnavailable as exc:
+            return json_response(_unavailable(exc, current.retry_after))
+        if len(body) <= INLINE_MAX_BYTES and getattr(store, "fast_path", False):
+            # small body on SQLite: verify and parse here (microseconds), store through the
+            # writer thread's group commit; no thread-pool hop for this request
+            result = await handle_webhook_async(
+                body,
+                headers,
+                secrets=current.secrets,
+                store=store,
+                max_body_bytes=current.max_body_bytes,
+                tolerance=current.tolerance,
+                retry_after=current.retry_after,
+            )
+        else:  # large bodies (hashing, parsing) and PostgreSQL (blocking round trips): a thread
             if limiter is None:  # created in the serving event loop, on first use
                 limiter = anyio.CapacityLimiter(max_threads)
             result = await anyio.to_thread.run_sync(
-                current.handle, body, request.headers, limiter=limiter
+                functools.partial(
+                    handle_webhook,
+                    body,
+                    headers,
+                    secrets=current.secrets,
+                    store=store,
+                    max_body_bytes=current.max_body_bytes,
+                    tolerance=current.tolerance,
+                    retry_after=current.retry_after,
+                ),
+                limiter=limiter,
             )
-        return JSONResponse(result.body, status_code=result.status_code, headers=result.headers)
+        return json_response(result)
 
     # FastAPI resolves string annotations in this module's globals, where fastapi is not
     # imported (so that the Flask adapter works without it): give it the real class.
     receive_terra_webhook.__annotations__["request"] = Request
-    receive_terra_webhook.__annotations__["return"] = JSONResponse  # else /openapi.json fails
+    receive_terra_webhook.__annotations__["return"] = Response  # else /openapi.json fails
     router.add_api_route(
         path, receive_terra_webhook, methods=["POST"], summary="Receive a signed Terra webhook"
     )
@@ -300,8 +470,7 @@ def create_webhook_app(
     With ``bare_endpoint=True`` it also serves ``POST /bare``, which reads the body the same
     way and answers 200 without verifying or storing (the benchmark's baseline).
     """
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import FastAPI, Request, Response
 
     core = WebhookCore(store, secrets, max_body_bytes, tolerance, retry_after)
     app = FastAPI(title="terra-auth webhook receiver", docs_url=None, redoc_url=None)
@@ -309,14 +478,15 @@ def create_webhook_app(
     app.state.webhook_core = core
     if bare_endpoint:
 
-        async def bare(request: Request) -> JSONResponse:
-            body = await read_capped(request, core.max_body_bytes)
+        async def bare(request: Request) -> Response:
+            # the same header read, body read and response rendering as the real route
+            body = await read_capped(request, core.max_body_bytes, _scope_headers(request.scope))
             if body is None:
-                return JSONResponse({"error": "body_too_large"}, status_code=413)
-            return JSONResponse({"status": "ok", "duplicate": False})
+                return json_response(_too_large(core.max_body_bytes))
+            return json_response(WebhookResponse(200, {"status": "ok", "duplicate": False}))
 
         bare.__annotations__["request"] = Request
-        bare.__annotations__["return"] = JSONResponse
+        bare.__annotations__["return"] = Response
         app.add_api_route("/bare", bare, methods=["POST"], include_in_schema=False)
 
     return app

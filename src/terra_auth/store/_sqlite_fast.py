@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -95,6 +96,9 @@ class Job:
     result: tuple[int, list[Any]] | None = None
     error: BaseException | None = None
     done: bool = False
+    #: set by ``Store.ingest_async``: the loop to wake and the future it awaits
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
 
 
 class _Duplicate(Exception):

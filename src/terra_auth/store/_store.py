@@ -13,6 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import json
 import sqlite3
 import threading
@@ -21,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -72,6 +75,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x7465727261  # "terra": one PostgreSQL advisory lock for migrations
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _MAX_ATTEMPTS = 5
+_MAX_BATCH = 128  # deliveries per SQLite group commit (bounds one transaction's size)
 #: the stored type of a signed body that does not parse (see :meth:`Store.ingest_unparsed`)
 UNPARSED_TYPE = "invalid_body"
 
@@ -115,6 +119,7 @@ class Store:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._pending_lock = threading.Lock()
         self._pending: list[_sqlite_fast.Job] = []
+        self._writer: _GroupWriter | None = None
         self.engine: Engine = self._create_engine(busy_timeout, connect_timeout, pool_size, echo)
         self._build_statements()
         #: SQLite only: run ingest on the raw sqlite3 connection (see ``_sqlite_fast``)
@@ -167,7 +172,10 @@ class Store:
         )
 
     def close(self) -> None:
-        """Close every pooled database connection."""
+        """Finish queued deliveries, stop the SQLite writer thread, close pooled connections."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -343,7 +351,50 @@ class Store:
             headers=headers,
         )
 
-    def _ingest(
+    async def ingest_async(
+        self,
+        verified: VerifiedWebhook,
+        *,
+        received_at: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> IngestResult:
+        """:meth:`ingest` for an event loop: on SQLite (:attr:`fast_path`) the delivery joins
+        the next group commit of a dedicated writer thread and the loop is woken once per
+        batch; otherwise :meth:`ingest` runs in the loop's default executor.
+
+        >>> result = await store.ingest_async(verified)  # doctest: +SKIP
+        """
+        return await self._ingest_async(
+            verified.environment,
+            verified.trace_id,
+            verified.body,
+            verified.signed_at,
+            event=verified.event,
+            type_name=str(verified.event.type),
+            received_at=received_at,
+            headers=headers,
+        )
+
+    async def ingest_unparsed_async(
+        self,
+        checked: VerifiedSignature,
+        *,
+        received_at: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> IngestResult:
+        """:meth:`ingest_unparsed` for an event loop (see :meth:`ingest_async`)."""
+        return await self._ingest_async(
+            checked.environment,
+            checked.trace_id,
+            checked.body,
+            checked.signed_at,
+            event=None,
+            type_name=UNPARSED_TYPE,
+            received_at=received_at,
+            headers=headers,
+        )
+
+    def _prepare(
         self,
         environment_name: Environment | str | None,
         trace_id: str | None,
@@ -354,7 +405,7 @@ class Store:
         type_name: str,
         received_at: datetime | None,
         headers: Mapping[str, str] | None,
-    ) -> IngestResult:
+    ) -> _Prepared:
         if environment_name is None:
             raise InvalidRequestError(
                 "the webhook was verified without knowing its environment",
@@ -386,27 +437,44 @@ class Store:
             "received_at": received,
         }
         users, refs = _involved(raw) if event is not None else (set(), set())
+        return _Prepared(environment, key, canonical, event_values, event, users, refs)
+
+    def _ingest(
+        self,
+        environment_name: Environment | str | None,
+        trace_id: str | None,
+        body: bytes,
+        signed_at: datetime | None,
+        *,
+        event: Any,
+        type_name: str,
+        received_at: datetime | None,
+        headers: Mapping[str, str] | None,
+    ) -> IngestResult:
+        prepared = self._prepare(
+            environment_name,
+            trace_id,
+            body,
+            signed_at,
+            event=event,
+            type_name=type_name,
+            received_at=received_at,
+            headers=headers,
+        )
         if self.fast_path:
-            return self._ingest_fast(
-                environment=environment,
-                key=key,
-                canonical=canonical,
-                event_values=event_values,
-                event=event,
-                users=users,
-                refs=refs,
-            )
+            return self._ingest_fast(prepared)
+        key = prepared.key
         with self._translate_errors():
             for attempt in range(1, _MAX_ATTEMPTS + 1):
                 try:
                     return self._ingest_once(
-                        environment=environment,
+                        environment=prepared.environment,
                         key=key,
-                        canonical=canonical,
-                        event_values=event_values,
-                        event=event,
-                        users=users,
-                        refs=refs,
+                        canonical=prepared.canonical,
+                        event_values=prepared.event_values,
+                        event=prepared.event,
+                        users=prepared.users,
+                        refs=prepared.refs,
                     )
                 except _Duplicate:
                     return IngestResult(duplicate=True)
@@ -420,20 +488,57 @@ class Store:
                     _log.info("ingest of %s retried after a conflict (attempt %d)", key, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _ingest_fast(
+    async def _ingest_async(
         self,
+        environment_name: Environment | str | None,
+        trace_id: str | None,
+        body: bytes,
+        signed_at: datetime | None,
         *,
-        environment: Environment,
-        key: str,
-        canonical: str,
-        event_values: dict[str, Any],
         event: Any,
-        users: set[str],
-        refs: set[str],
+        type_name: str,
+        received_at: datetime | None,
+        headers: Mapping[str, str] | None,
     ) -> IngestResult:
+        loop = asyncio.get_running_loop()
+        if not self.fast_path:
+            return await loop.run_in_executor(
+                None,
+                functools.partial(
+                    self._ingest,
+                    environment_name,
+                    trace_id,
+                    body,
+                    signed_at,
+                    event=event,
+                    type_name=type_name,
+                    received_at=received_at,
+                    headers=headers,
+                ),
+            )
+        prepared = self._prepare(
+            environment_name,
+            trace_id,
+            body,
+            signed_at,
+            event=event,
+            type_name=type_name,
+            received_at=received_at,
+            headers=headers,
+        )
+        job = self._fast_job(prepared)
+        job.loop, job.future = loop, loop.create_future()
+        with self._pending_lock:
+            self._pending.append(job)
+        self._group_writer().wake()
+        await job.future  # resolved by _settle once the batch has committed (or failed)
+        return _outcome(job)
+
+    def _fast_job(self, prepared: _Prepared) -> _sqlite_fast.Job:
         from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
 
-        received = event_values["received_at"]
+        environment, event = prepared.environment, prepared.event
+        received = prepared.event_values["received_at"]
 
         def reduce(
             before: dict[str, ConnectionState],
@@ -443,31 +548,47 @@ class Store:
             changes = reduce_event(before, event, environment=environment, received_at=received)
             return changes, (apply_changes(before, changes) if changes else before)
 
-        job = _sqlite_fast.Job(
+        return _sqlite_fast.Job(
             claim={
                 "environment": environment.value,
-                "trace_id": key,
-                "canonical_trace_id": canonical,
+                "trace_id": prepared.key,
+                "canonical_trace_id": prepared.canonical,
             },
-            event=event_values,
-            users=sorted(users),
-            refs=sorted(refs),
+            event=prepared.event_values,
+            users=sorted(prepared.users),
+            refs=sorted(prepared.refs),
             reduce=reduce,
         )
+
+    def _ingest_fast(self, prepared: _Prepared) -> IngestResult:
+        job = self._fast_job(prepared)
         with self._pending_lock:
             self._pending.append(job)
         assert self._write_lock is not None
         with self._write_lock:
-            if not job.done:  # lead a batch: every job queued so far, one transaction
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
+            if not job.done:  # lead a batch: the jobs queued so far, one transaction
+                batch = self._take_batch()
                 self._run_batch(batch)
-        if job.error is not None:
-            raise job.error
-        if job.result is None:
-            return IngestResult(duplicate=True)
-        event_id, changes = job.result
-        return IngestResult(duplicate=False, changes=tuple(changes), event_id=event_id)
+                _settle(batch)  # wake any event loop whose deliveries rode along
+        return _outcome(job)
+
+    def _take_batch(self) -> list[_sqlite_fast.Job]:
+        """Up to ``_MAX_BATCH`` queued jobs, oldest first (call with the write lock held)."""
+        with self._pending_lock:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            more = bool(self._pending)
+        if more and self._writer is not None:
+            self._writer.wake()
+        return batch
+
+    def _group_writer(self) -> _GroupWriter:
+        writer = self._writer
+        if writer is None:
+            with self._pending_lock:
+                if self._writer is None:
+                    self._writer = _GroupWriter(self)
+                writer = self._writer
+        return writer
 
     def _run_batch(self, batch: list[_sqlite_fast.Job]) -> None:
         """Run a group commit; a failure of the whole transaction becomes each job's error."""
@@ -830,6 +951,93 @@ class _LocalQueue:
         ):
             self._next += 1
         return self._rows[start : self._next]
+
+
+class _Prepared(NamedTuple):
+    """One delivery, ready for either ingest path."""
+
+    environment: Environment
+    key: str
+    canonical: str
+    event_values: dict[str, Any]
+    event: Any
+    users: set[str]
+    refs: set[str]
+
+
+def _outcome(job: _sqlite_fast.Job) -> IngestResult:
+    """What a finished fast-path job did (raises its error)."""
+    if job.error is not None:
+        raise job.error
+    if job.result is None:
+        return IngestResult(duplicate=True)
+    event_id, changes = job.result
+    return IngestResult(duplicate=False, changes=tuple(changes), event_id=event_id)
+
+
+def _settle(batch: Sequence[_sqlite_fast.Job]) -> None:
+    """Wake the event loops waiting on jobs of a finished batch: one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_sqlite_fast.Job]] = {}
+    for job in batch:
+        if job.loop is not None:
+            by_loop.setdefault(job.loop, []).append(job)
+    for loop, jobs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, jobs)
+
+
+def _resolve(jobs: Sequence[_sqlite_fast.Job]) -> None:
+    for job in jobs:
+        if job.future is not None and not job.future.done():  # not cancelled meanwhile
+            job.future.set_result(None)
+
+
+class _GroupWriter:
+    """The SQLite writer thread behind :meth:`Store.ingest_async`: it runs every queued
+    delivery in batches (group commit: one transaction, one fsync per batch) and wakes the
+    waiting event loops once per batch, so a request costs no thread-pool hop of its own."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._event = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="terra-auth-sqlite-writer", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Say there is work (cheap when the thread is already awake)."""
+        if not self._event.is_set():
+            self._event.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the queued work, then end the thread."""
+        self._stopping = True
+        self._event.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        store = self._store
+        lock = store._write_lock
+        assert lock is not None
+        while True:
+            self._event.wait()
+            self._event.clear()  # before taking the batch: a later job sets it again
+            with lock:
+                batch = store._take_batch()
+                if batch:
+                    try:
+                        store._run_batch(batch)
+                    except BaseException as exc:  # never leave a request waiting forever
+                        _log.error("SQLite writer thread: batch failed: %s", type(exc).__name__)
+                        for job in batch:
+                            if not job.done:
+                                job.error, job.done = store._unavailable(exc), True
+            if batch:
+                _settle(batch)
+            if self._stopping and not store._pending:
+                return
 
 
 def _copy_error(exc: BaseException) -> BaseException:
