@@ -663,6 +663,45 @@ class Store:
         if keys:  # one round trip, in key order (a deadlock, should one occur, is retried)
             conn.execute(self._lock, {"keys": keys})
 
+    def _pg_claim_and_load(
+        self,
+        conn: Connection,
+        claim: Mapping[str, Any],
+        event_values: Mapping[str, Any],
+        users: set[str],
+        refs: set[str],
+    ) -> tuple[int, dict[str, ConnectionState]] | None:
+        """PostgreSQL: claim, advisory locks, event insert and ``SELECT ... FOR UPDATE`` in one
+        psycopg pipeline (see ``_pg_fast``); psycopg's errors become SQLAlchemy's, so the
+        retry and outage handling is the same as for every other statement."""
+        import psycopg
+
+        from terra_auth.store import _pg_fast
+
+        keys = sorted({f"u:{u}" for u in users} | {f"r:{r}" for r in refs})
+        raw = conn.connection.driver_connection
+        try:
+            got = _pg_fast.claim_and_load(
+                raw, claim, event_values, lock_keys=keys, users=sorted(users), refs=sorted(refs)
+            )
+        except psycopg.Error as exc:
+            invalidated = self.engine.dialect.is_disconnect(cast(Any, exc), raw, None)
+            if invalidated:
+                conn.invalidate(exc)
+            raise sa_exc.DBAPIError.instance(
+                "ingest pipeline",
+                None,
+                exc,
+                psycopg.Error,
+                hide_parameters=True,
+                connection_invalidated=invalidated,
+                dialect=self.engine.dialect,
+            ) from None
+        if got is None:
+            return None
+        event_id, rows = got
+        return event_id, {row.terra_user_id: _to_state(row) for row in rows}
+
     def _load(self, conn: Connection, users: set[str], refs: set[str]) -> dict[str, Any]:
         if not users and not refs:
             return {}
@@ -712,12 +751,17 @@ class Store:
                 "canonical_trace_id": canonical,
                 "created_at": _now(),
             }
-            if conn.execute(self._claim, claim).first() is None:
-                raise _Duplicate  # rolls the transaction back: nothing else happens
-            self._lock_keys(conn, users, refs)
             event_values = {**event_values, "applied_at": _now()}
-            event_id = conn.execute(self._add_event, event_values).scalar_one()
-            before = self._load(conn, users, refs)
+            if self.dialect == "postgresql":  # the same four statements, one round trip
+                claimed = self._pg_claim_and_load(conn, claim, event_values, users, refs)
+                if claimed is None:
+                    raise _Duplicate  # rolls the transaction back: nothing else happens
+                event_id, before = claimed
+            else:
+                if conn.execute(self._claim, claim).first() is None:
+                    raise _Duplicate  # rolls the transaction back: nothing else happens
+                event_id = conn.execute(self._add_event, event_values).scalar_one()
+                before = self._load(conn, users, refs)
             changes = (
                 []
                 if event is None
