@@ -9,6 +9,7 @@ a cancelled waiter, and ``close()`` stopping the thread.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -154,3 +155,28 @@ def test_close_stops_the_writer_thread(tmp_path, signer, make_event):
     assert len(_writer_threads()) == before + 1
     store.close()
     assert len(_writer_threads()) == before
+
+
+def test_the_wal_is_checkpointed_in_the_background(store, signer, make_event):
+    """The writer's own connection never checkpoints (no delivery waits for it); a second
+    thread does, once about 4 MB were written, and leaves nothing behind in the WAL."""
+    payloads = [
+        {**make_event("activity", f"u-{i}", f"r-{i}"), "data": [{"samples": "x" * 600_000}]}
+        for i in range(8)
+    ]
+
+    async def deliver():
+        for i, payload in enumerate(payloads):
+            v, headers = _verified(signer, payload, f"w-{i}")
+            await store.ingest_async(v, headers=headers)
+
+    asyncio.run(deliver())
+    writer = store._writer
+    assert writer is not None and writer._raw is not None
+    assert writer._raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert writer._checkpointer is not None and writer._checkpointer.ran.wait(10)
+    database = store.engine.url.database
+    with sqlite3.connect(database) as other:  # nothing left to copy: (not busy, n, n)
+        busy, wal_frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and wal_frames == copied
+    assert store.count_events() == 8

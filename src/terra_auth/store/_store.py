@@ -1128,6 +1128,8 @@ class _Checkpointer:
         self._store = store
         self._event = threading.Event()
         self._stopping = False
+        #: set after each checkpoint (tests wait on it)
+        self.ran = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="terra-auth-sqlite-checkpoint", daemon=True
         )
@@ -1152,6 +1154,7 @@ class _Checkpointer:
                 if raw is None:
                     raw = _detached_connection(self._store)
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.ran.set()
             except Exception as exc:  # the next delivery's wake-up tries again
                 _log.warning("background WAL checkpoint failed: %s", type(exc).__name__)
         if raw is not None:
