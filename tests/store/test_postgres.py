@@ -175,3 +175,31 @@ def test_a_local_disconnect_on_postgresql_survives_replay(pg_store, signer, make
         conn.execute(sa.text("DELETE FROM connections WHERE terra_user_id = 'l-1'"))
     pg_store.replay_events()
     assert pg_store.get_connection("l-1").status == "disconnected"
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_a_503(
+    pg_cluster, pg_store, signer, make_event
+):
+    """Ingest's pool has no pre-ping round trip: a pooled connection the server dropped (as on
+    a restart) is found by the pipeline, and the delivery is retried once on a fresh one."""
+    import psycopg
+
+    from terra_auth.webhooks import verify_webhook
+
+    def delivery(n):
+        body, headers = signer.delivery(make_event("auth", f"d-{n}", "r-d"), trace_id=f"drop-{n}")
+        return verify_webhook(body, headers, signer.secrets)
+
+    assert pg_store.ingest(delivery(1)).duplicate is False  # leaves a connection in the pool
+    dsn = f"host=127.0.0.1 port={pg_cluster.port} user=terra dbname={pg_store.url.database}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        ).fetchone()
+    assert dropped is not None and dropped[0] >= 1
+    second = delivery(2)
+    assert pg_store.ingest(second).duplicate is False  # no StoreUnavailable
+    assert pg_store.ingest(second).duplicate is True
+    assert pg_store.count_events() == 2
+    assert [c.terra_user_id for c in pg_store.all_connections()] == ["d-1", "d-2"]

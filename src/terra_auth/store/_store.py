@@ -122,6 +122,13 @@ class Store:
         self._pending: list[_sqlite_fast.Job] = []
         self._writer: _GroupWriter | None = None
         self.engine: Engine = self._create_engine(busy_timeout, connect_timeout, pool_size, echo)
+        #: PostgreSQL: ingest's own pool, without the pre-ping round trip (the pipeline's first
+        #: statement finds a dead connection; ingest then retries once on a fresh one)
+        self._ingest_engine: Engine = (
+            self._create_engine(busy_timeout, connect_timeout, pool_size, echo, pre_ping=False)
+            if self.dialect == "postgresql"
+            else self.engine
+        )
         self._build_statements()
         #: SQLite only: run ingest on the raw sqlite3 connection (see ``_sqlite_fast``)
         self.fast_path = fast_path and self.dialect == "sqlite" and _sqlite_fast.SUPPORTED
@@ -131,7 +138,13 @@ class Store:
 
     # -- engine -----------------------------------------------------------------------------
     def _create_engine(
-        self, busy_timeout: float, connect_timeout: float, pool_size: int, echo: bool
+        self,
+        busy_timeout: float,
+        connect_timeout: float,
+        pool_size: int,
+        echo: bool,
+        *,
+        pre_ping: bool = True,
     ) -> Engine:
         if self.dialect == "sqlite":
             database = self.url.database or ""
@@ -165,7 +178,7 @@ class Store:
             self.url,
             hide_parameters=True,
             echo=echo,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=connect_timeout,
@@ -178,6 +191,8 @@ class Store:
         if writer is not None:
             writer.stop()
         self.engine.dispose()
+        if self._ingest_engine is not self.engine:
+            self._ingest_engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -229,7 +244,7 @@ class Store:
             raise
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, engine: Engine | None = None) -> Iterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE on SQLite, serialised in this process)."""
         if self._write_lock is not None:
             with self._write_lock, self.engine.connect() as conn:
@@ -237,7 +252,7 @@ class Store:
                 with conn.begin():
                     yield conn
         else:
-            with self.engine.begin() as conn:
+            with (engine or self.engine).begin() as conn:
                 yield conn
 
     @contextmanager
@@ -482,7 +497,11 @@ class Store:
                 except sa_exc.DBAPIError as exc:
                     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
                     retryable = (
-                        isinstance(exc, sa_exc.IntegrityError) or sqlstate in _RETRYABLE_SQLSTATES
+                        isinstance(exc, sa_exc.IntegrityError)
+                        or sqlstate in _RETRYABLE_SQLSTATES
+                        # a pooled connection found dead (no pre-ping on ingest's pool): once
+                        # more on a fresh one; safe, a delivery that did commit is a duplicate
+                        or (exc.connection_invalidated and attempt == 1)
                     )
                     if not retryable or attempt == _MAX_ATTEMPTS:
                         raise
@@ -689,8 +708,9 @@ class Store:
             )
         except psycopg.Error as exc:
             invalidated = self.engine.dialect.is_disconnect(cast(Any, exc), raw, None)
-            if invalidated:
+            if invalidated:  # the server went away: this connection and the idle ones are stale
                 conn.invalidate(exc)
+                self._ingest_engine.dispose()
             raise sa_exc.DBAPIError.instance(
                 "ingest pipeline",
                 None,
@@ -747,7 +767,7 @@ class Store:
     ) -> IngestResult:
         from terra_auth.webhooks.lifecycle import apply_changes, reduce_event
 
-        with self._write() as conn:
+        with self._write(self._ingest_engine) as conn:
             claim = {
                 "environment": environment.value,
                 "trace_id": key,
