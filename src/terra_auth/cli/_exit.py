@@ -55,6 +55,30 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+# an optional dependency's top-level module -> the extra that installs it
+_EXTRA_FOR_MODULE = {
+    "fastapi": "service",
+    "starlette": "service",
+    "uvicorn": "service",
+    "sqlalchemy": "service",
+    "alembic": "service",
+    "itsdangerous": "service",
+    "psycopg": "postgres",
+    "flask": "flask",
+    "werkzeug": "flask",
+    "detect_secrets": "scan",
+    "pathspec": "scan",
+    "terra": "sdk",
+    "rich": "rich",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module ``exc`` could not import, if it is one of ours."""
+    top = (exc.name or "").split(".")[0]
+    return _EXTRA_FOR_MODULE.get(top)
+
+
 def fail(message: str, *, code: int, hint: str | None = None) -> NoReturn:
     """Print ``error: message`` (and a hint) to stderr, masked, and exit with ``code``."""
     from terra_auth.secret import mask
@@ -85,7 +109,16 @@ def run_main(command: click.Command, argv: list[str] | None = None) -> NoReturn:
         click.echo("cancelled", err=True)
         sys.exit(EXIT_CANCELLED)
     except Exception as exc:
-        if os.environ.get("TERRA_AUTH_DEBUG"):
+        debug = bool(os.environ.get("TERRA_AUTH_DEBUG"))
+        missing = exc if isinstance(exc, ModuleNotFoundError) else None
+        extra = missing_extra(missing) if missing is not None else None
+        if missing is not None and extra is not None and not debug:
+            fail(
+                f"this command needs the optional package {missing.name!r}, which is not installed",
+                code=EXIT_CONFIG,
+                hint=f"pip install 'terra-auth[{extra}]' (or 'terra-auth[all]')",
+            )
+        if debug:
             raise
         fail(
             f"internal error ({type(exc).__name__}); this is a bug in terra-auth",

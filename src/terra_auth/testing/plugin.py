@@ -37,7 +37,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def terra_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """A fresh local Terra on a free port, stopped after the test."""
-    from terra_auth.emulator import Emulator
+    try:
+        from terra_auth.emulator import Emulator
+    except ModuleNotFoundError as exc:  # the emulator runs on FastAPI + uvicorn
+        pytest.fail(
+            f"the terra_emulator fixture needs {exc.name!r}: "
+            "pip install 'terra-auth[emulator]' in your test environment",
+            pytrace=False,
+        )
 
     options: dict[str, Any] = {"seed": 0, "time_scale": 0.001, "deauth_delay": 0.0}
     marker = request.node.get_closest_marker("terra_emulator")
